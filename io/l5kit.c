@@ -385,6 +385,11 @@ int fo_l5kit_next(fo_l5kit *ds, fo_l5kit_frame *out, char *err, size_t errsz)
 	/* ego_rotation is row-major 3x3: yaw = atan2(R[1][0], R[0][0]) */
 	o->yaw = atan2(fo_zarr_get_f64(fr, ds->f_rot, 3), fo_zarr_get_f64(fr, ds->f_rot, 0));
 	o->label_probability = 1.0;
+	if (!isfinite(o->pos[0]) || !isfinite(o->pos[1]) || !isfinite(o->pos[2]) || !isfinite(o->yaw)) {
+		fo_errf(err, errsz, "%s/%" PRIu64 ": frame record %" PRIu64 " (chunk %" PRIu64 " of array \"frames\"): ego_translation or ego_rotation is not finite; the chunk is corrupt or the data is bad",
+		        ds->frames_a.dir, fi / ds->frames_a.chunk_len, fi, fi / ds->frames_a.chunk_len);
+		return -1;
+	}
 	o++;
 	for (uint64_t ai = a0; ai < a1; ai++, o++) {
 		const uint8_t *r = fo_zarr_cursor_get(ds->agents_c, ai, err, errsz);
@@ -406,6 +411,23 @@ int fo_l5kit_next(fo_l5kit *ds, fo_l5kit_frame *out, char *err, size_t errsz)
 		o->vel[1] = fo_zarr_get_f64(r, ds->a_vel, 1);
 		o->yaw = fo_zarr_get_f64(r, ds->a_yaw, 0);
 		o->label_probability = fo_label_max(r, ds->a_label);
+		/* Blosc v1 carries no checksum: damage that still decompresses
+		 * shows up as impossible values, so refuse them here */
+		const char *bad = NULL;
+		if (!isfinite(o->pos[0]) || !isfinite(o->pos[1]))
+			bad = "centroid is not finite";
+		else if (!isfinite(o->vel[0]) || !isfinite(o->vel[1]))
+			bad = "velocity is not finite";
+		else if (!isfinite(o->yaw))
+			bad = "yaw is not finite";
+		else if (!(o->label_probability >= 0.0 && o->label_probability <= 1.0))
+			bad = "label_probabilities are outside [0, 1]";
+		if (bad) {
+			fo_errf(err, errsz, "%s/%" PRIu64 ": agent record %" PRIu64 " (chunk %" PRIu64 " of array \"agents\"): %s; the chunk is corrupt or the data is bad",
+			        ds->agents_a.dir, ai / ds->agents_a.chunk_len, ai,
+			        ai / ds->agents_a.chunk_len, bad);
+			return -1;
+		}
 	}
 	out->scene = sc->index;
 	out->frame = frame;
