@@ -1,0 +1,153 @@
+/*
+ * bench_zarr_read: agents/s for reading + decoding an L5Kit dataset through
+ * FleetOps' reader (io_uring read-ahead, Blosc, dtype-driven field access
+ * into observations), next to c-blosc alone decoding the same chunks from
+ * memory, in the same run. A benchmark, not a test: it never fails on speed.
+ *
+ * usage: bench_zarr_read DATASET.zarr [--threads N] [--repeat N] [--io auto|pread]
+ * Prints a table and one JSON line per measurement on stdout.
+ */
+#include "l5kit.h"
+#include "timefmt.h"
+#include "zarr.h"
+
+#include <blosc.h>
+#include <inttypes.h>
+#include <mimalloc.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static double best_of(double a, double b)
+{
+	return a < b || b == 0 ? a : b;
+}
+
+/* c-blosc alone: every agents chunk decoded from memory. */
+static double bench_blosc(const char *path, int threads, int repeat, uint64_t *agents)
+{
+	char err[1024];
+	fo_zarr_array a;
+	if (fo_zarr_array_open(&a, path, "agents", err, sizeof(err)) < 0) {
+		fprintf(stderr, "%s\n", err);
+		exit(1);
+	}
+	size_t n = a.nchunks;
+	uint8_t **bufs = calloc(n, sizeof(*bufs));
+	size_t *lens = calloc(n, sizeof(*lens));
+	for (size_t i = 0; i < n; i++) {
+		char p[4200];
+		snprintf(p, sizeof(p), "%s/%zu", a.dir, i);
+		FILE *f = fopen(p, "rb");
+		if (!f)
+			continue;
+		fseek(f, 0, SEEK_END);
+		lens[i] = (size_t)ftell(f);
+		fseek(f, 0, SEEK_SET);
+		bufs[i] = malloc(lens[i]);
+		if (fread(bufs[i], 1, lens[i], f) != lens[i])
+			exit(1);
+		fclose(f);
+	}
+	size_t raw = a.chunk_len * a.itemsize;
+	uint8_t *dst = mi_malloc_aligned(raw, 64);
+	double best = 0;
+	for (int r = 0; r < repeat; r++) {
+		int64_t t0 = fo_time_mono_ns();
+		for (size_t i = 0; i < n; i++)
+			if (bufs[i] && blosc_decompress_ctx(bufs[i], dst, raw, threads) <= 0) {
+				fprintf(stderr, "chunk %zu: blosc error\n", i);
+				exit(1);
+			}
+		best = best_of((double)(fo_time_mono_ns() - t0) * 1e-9, best);
+	}
+	*agents = a.shape;
+	for (size_t i = 0; i < n; i++)
+		free(bufs[i]);
+	free(bufs);
+	free(lens);
+	mi_free(dst);
+	fo_zarr_array_close(&a);
+	return best;
+}
+
+/* FleetOps reader: files through chunkio, decode, every agent into fo_obs. */
+static double bench_reader(const char *path, int threads, int repeat, fo_chunkio_backend be,
+                           uint64_t *agents, char *backend, size_t bcap)
+{
+	char err[1024];
+	fo_l5kit_conf conf = {be, 4, threads};
+	fo_l5kit *ds = fo_l5kit_open(path, &conf, err, sizeof(err));
+	if (!ds) {
+		fprintf(stderr, "%s\n", err);
+		exit(1);
+	}
+	snprintf(backend, bcap, "%s", fo_l5kit_backend(ds));
+	double best = 0;
+	volatile double sink = 0;
+	for (int r = 0; r < repeat; r++) {
+		int64_t t0 = fo_time_mono_ns();
+		if (fo_l5kit_begin(ds, NULL, 0, NULL, NULL, err, sizeof(err)) < 0) {
+			fprintf(stderr, "%s\n", err);
+			exit(1);
+		}
+		uint64_t n = 0;
+		fo_l5kit_frame f;
+		int rc;
+		double acc = 0;
+		while ((rc = fo_l5kit_next(ds, &f, err, sizeof(err))) == 1) {
+			n += f.n - 1;
+			acc += f.obs[f.n - 1].pos[0];
+		}
+		if (rc < 0) {
+			fprintf(stderr, "%s\n", err);
+			exit(1);
+		}
+		sink += acc;
+		*agents = n;
+		best = best_of((double)(fo_time_mono_ns() - t0) * 1e-9, best);
+	}
+	(void)sink;
+	fo_l5kit_close(ds);
+	return best;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+		printf("usage: bench_zarr_read DATASET.zarr [--threads N] [--repeat N] [--io auto|pread]\n"
+		       "Measures agents/s of FleetOps' zarr reader against c-blosc alone decoding\n"
+		       "the same agents chunks from memory (best of --repeat runs, warm cache).\n");
+		return argc < 2 ? 2 : 0;
+	}
+	const char *path = argv[1];
+	int threads = 2, repeat = 3;
+	fo_chunkio_backend be = FO_CHUNKIO_AUTO;
+	for (int i = 2; i + 1 < argc; i += 2) {
+		if (strcmp(argv[i], "--threads") == 0)
+			threads = atoi(argv[i + 1]);
+		else if (strcmp(argv[i], "--repeat") == 0)
+			repeat = atoi(argv[i + 1]);
+		else if (strcmp(argv[i], "--io") == 0)
+			be = strcmp(argv[i + 1], "pread") == 0 ? FO_CHUNKIO_PREAD : FO_CHUNKIO_AUTO;
+	}
+	blosc_init();
+	uint64_t na = 0, nb = 0;
+	char backend[32];
+	/* warm the page cache once so both sides read from memory */
+	bench_reader(path, threads, 1, be, &na, backend, sizeof(backend));
+	double tb = bench_blosc(path, threads, repeat, &nb);
+	double tr = bench_reader(path, threads, repeat, be, &na, backend, sizeof(backend));
+	double rb = (double)nb / tb, rr = (double)na / tr;
+	printf("%-34s %12s %10s %14s\n", "measurement", "agents", "seconds", "agents/s");
+	printf("%-34s %12" PRIu64 " %10.4f %14.0f\n", "c-blosc alone (decode, memory)", nb, tb, rb);
+	char label[64];
+	snprintf(label, sizeof(label), "fleetops reader (%s+decode+fields)", backend);
+	printf("%-34s %12" PRIu64 " %10.4f %14.0f\n", label, na, tr, rr);
+	printf("ratio reader / blosc-alone: %.3f  (threads %d, best of %d)\n", rr / rb, threads, repeat);
+	printf("{\"bench\":\"zarr_read\",\"dataset\":\"%s\",\"threads\":%d,\"blosc_agents_per_s\":%.0f,"
+	       "\"reader_agents_per_s\":%.0f,\"ratio\":%.3f,\"io\":\"%s\"}\n",
+	       path, threads, rb, rr, rr / rb, backend);
+	blosc_destroy();
+	return 0;
+}

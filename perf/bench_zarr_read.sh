@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Reading + decoding the 100-scene L5Kit dataset: FleetOps' reader vs c-blosc
+# alone vs zarr-python, in one run. Builds the dataset with
+# ../shared/l5kit/make_fleet.py into .cache/data/ the first time.
+# usage: perf/bench_zarr_read.sh [DATASET.zarr]
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+bin=${FO_BUILD_DIR:-$root/build}/bin
+data=${1:-$root/.cache/data/fleet100.zarr}
+if [ ! -d "$data" ]; then
+  src=$root/../shared/l5kit/make_fleet.py
+  [ -f "$src" ] || { echo "no dataset given and $src not found" >&2; exit 2; }
+  mkdir -p "$(dirname "$data")"
+  echo "building $data (100 scenes) with make_fleet.py ..." >&2
+  /usr/bin/python3 "$src" --copies 100 "$data" >&2
+fi
+[ -x "$bin/bench_zarr_read" ] || { echo "build first: ./tools/fleetops build" >&2; exit 2; }
+for t in 1 2; do
+  "$bin/bench_zarr_read" "$data" --threads "$t" --repeat 5
+done
+/usr/bin/python3 "$root/perf/bench_zarr_python.py" "$data" --repeat 3
