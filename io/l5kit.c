@@ -23,6 +23,7 @@ struct fo_l5kit {
 	const fo_zarr_field *s_frames, *s_host, *s_start, *s_end;
 	const fo_zarr_field *f_ts, *f_agents, *f_trans, *f_rot;
 	const fo_zarr_field *a_centroid, *a_yaw, *a_vel, *a_track, *a_label;
+	int a_native; /* agents fields have L5Kit's own types: take the fast path */
 	fo_l5kit_scene *scenes;
 	uint32_t nscenes;
 	fo_chunkio *frames_io, *agents_io;
@@ -76,6 +77,11 @@ uint64_t fo_l5kit_frame_count(const fo_l5kit *ds)
 	return ds->frames_a.shape;
 }
 
+static int fo_is(const fo_zarr_field *f, fo_zarr_kind kind, uint32_t size)
+{
+	return f->kind == kind && f->elem_size == size;
+}
+
 static int fo_l5kit_resolve(fo_l5kit *ds, char *err, size_t errsz)
 {
 	const fo_zarr_array *s = &ds->scenes_a, *f = &ds->frames_a, *a = &ds->agents_a;
@@ -93,6 +99,9 @@ static int fo_l5kit_resolve(fo_l5kit *ds, char *err, size_t errsz)
 	FO_REQ(ds->a_track, a, "track_id", 1);
 	FO_REQ(ds->a_label, a, "label_probabilities", 1);
 #undef FO_REQ
+	ds->a_native = fo_is(ds->a_centroid, FO_ZK_FLOAT, 8) && fo_is(ds->a_yaw, FO_ZK_FLOAT, 4) &&
+	               fo_is(ds->a_vel, FO_ZK_FLOAT, 4) && fo_is(ds->a_label, FO_ZK_FLOAT, 4) &&
+	               (fo_is(ds->a_track, FO_ZK_UINT, 8) || fo_is(ds->a_track, FO_ZK_INT, 8));
 	/* optional, informational */
 	ds->s_host = fo_zarr_field_find(s, "host");
 	ds->s_start = fo_zarr_field_find(s, "start_time");
@@ -337,6 +346,70 @@ static double fo_label_max(const uint8_t *r, const fo_zarr_field *f)
 	return m;
 }
 
+/* Decodes n consecutive agent records at r into o, for any numeric dtype. */
+static void fo_l5kit_agents_generic(const fo_l5kit *ds, const uint8_t *r, uint64_t n, fo_obs *o)
+{
+	const size_t stride = ds->agents_a.itemsize;
+	for (uint64_t k = 0; k < n; k++, r += stride, o++) {
+		o->track = (uint64_t)fo_zarr_get_i64(r, ds->a_track, 0);
+		o->pos[0] = fo_zarr_get_f64(r, ds->a_centroid, 0);
+		o->pos[1] = fo_zarr_get_f64(r, ds->a_centroid, 1);
+		o->pos[2] = 0.0;
+		o->vel[0] = fo_zarr_get_f64(r, ds->a_vel, 0);
+		o->vel[1] = fo_zarr_get_f64(r, ds->a_vel, 1);
+		o->yaw = fo_zarr_get_f64(r, ds->a_yaw, 0);
+		o->label_probability = fo_label_max(r, ds->a_label);
+	}
+}
+
+/* The same for L5Kit's own field types (f8 centroid, f4 yaw/velocity/labels,
+ * 8-byte track id): fixed-size loads at the offsets the dtype gave. */
+static void fo_l5kit_agents_native(const fo_l5kit *ds, const uint8_t *r, uint64_t n, fo_obs *o)
+{
+	const size_t stride = ds->agents_a.itemsize;
+	const uint32_t oc = ds->a_centroid->offset, oy = ds->a_yaw->offset;
+	const uint32_t ov = ds->a_vel->offset, ot = ds->a_track->offset;
+	const uint32_t ol = ds->a_label->offset, nl = ds->a_label->count;
+	for (uint64_t k = 0; k < n; k++, r += stride, o++) {
+		double c[2];
+		float v[2], yaw;
+		memcpy(c, r + oc, sizeof(c));
+		memcpy(v, r + ov, sizeof(v));
+		memcpy(&yaw, r + oy, sizeof(yaw));
+		memcpy(&o->track, r + ot, sizeof(o->track));
+		o->pos[0] = c[0];
+		o->pos[1] = c[1];
+		o->pos[2] = 0.0;
+		o->vel[0] = v[0];
+		o->vel[1] = v[1];
+		o->yaw = yaw;
+		float m, x;
+		memcpy(&m, r + ol, 4);
+		for (uint32_t i = 1; i < nl; i++) {
+			memcpy(&x, r + ol + 4 * i, 4);
+			m = x > m ? x : m;
+		}
+		o->label_probability = m;
+	}
+}
+
+/* Blosc v1 carries no checksum: damage that still decompresses shows up as
+ * impossible values, so they are refused. Returns what is wrong, or NULL. */
+static const char *fo_l5kit_obs_check(const fo_obs *o)
+{
+	if (o->track == FO_TRACK_EGO)
+		return "track_id 2^64-1 is reserved";
+	if (!isfinite(o->pos[0]) || !isfinite(o->pos[1]))
+		return "centroid is not finite";
+	if (!isfinite(o->vel[0]) || !isfinite(o->vel[1]))
+		return "velocity is not finite";
+	if (!isfinite(o->yaw))
+		return "yaw is not finite";
+	if (!(o->label_probability >= 0.0 && o->label_probability <= 1.0))
+		return "label_probabilities are outside [0, 1]";
+	return NULL;
+}
+
 int fo_l5kit_next(fo_l5kit *ds, fo_l5kit_frame *out, char *err, size_t errsz)
 {
 	while (ds->k < ds->nsel && ds->f >= ds->scenes[ds->sel[ds->k]].frame_hi) {
@@ -391,43 +464,30 @@ int fo_l5kit_next(fo_l5kit *ds, fo_l5kit_frame *out, char *err, size_t errsz)
 		return -1;
 	}
 	o++;
-	for (uint64_t ai = a0; ai < a1; ai++, o++) {
-		const uint8_t *r = fo_zarr_cursor_get(ds->agents_c, ai, err, errsz);
+	for (uint64_t ai = a0; ai < a1;) {
+		uint64_t avail;
+		const uint8_t *r = fo_zarr_cursor_span(ds->agents_c, ai, &avail, err, errsz);
 		if (!r)
 			return -1;
-		o->scene = sc->index;
-		o->frame = frame;
-		o->track = (uint64_t)fo_zarr_get_i64(r, ds->a_track, 0);
-		if (o->track == FO_TRACK_EGO) {
-			fo_errf(err, errsz, "%s: agent %" PRIu64 " has track_id %" PRIu64 ", which is reserved",
-			        ds->agents_a.dir, ai, o->track);
-			return -1;
+		uint64_t n = a1 - ai < avail ? a1 - ai : avail;
+		if (ds->a_native)
+			fo_l5kit_agents_native(ds, r, n, o);
+		else
+			fo_l5kit_agents_generic(ds, r, n, o);
+		for (uint64_t k = 0; k < n; k++, o++) {
+			o->scene = sc->index;
+			o->frame = frame;
+			o->ts_ns = ts;
+			const char *bad = fo_l5kit_obs_check(o);
+			if (bad) {
+				uint64_t at = ai + k;
+				fo_errf(err, errsz, "%s/%" PRIu64 ": agent record %" PRIu64 " (chunk %" PRIu64 " of array \"agents\"): %s; the chunk is corrupt or the data is bad",
+				        ds->agents_a.dir, at / ds->agents_a.chunk_len, at,
+				        at / ds->agents_a.chunk_len, bad);
+				return -1;
+			}
 		}
-		o->ts_ns = ts;
-		o->pos[0] = fo_zarr_get_f64(r, ds->a_centroid, 0);
-		o->pos[1] = fo_zarr_get_f64(r, ds->a_centroid, 1);
-		o->pos[2] = 0.0;
-		o->vel[0] = fo_zarr_get_f64(r, ds->a_vel, 0);
-		o->vel[1] = fo_zarr_get_f64(r, ds->a_vel, 1);
-		o->yaw = fo_zarr_get_f64(r, ds->a_yaw, 0);
-		o->label_probability = fo_label_max(r, ds->a_label);
-		/* Blosc v1 carries no checksum: damage that still decompresses
-		 * shows up as impossible values, so refuse them here */
-		const char *bad = NULL;
-		if (!isfinite(o->pos[0]) || !isfinite(o->pos[1]))
-			bad = "centroid is not finite";
-		else if (!isfinite(o->vel[0]) || !isfinite(o->vel[1]))
-			bad = "velocity is not finite";
-		else if (!isfinite(o->yaw))
-			bad = "yaw is not finite";
-		else if (!(o->label_probability >= 0.0 && o->label_probability <= 1.0))
-			bad = "label_probabilities are outside [0, 1]";
-		if (bad) {
-			fo_errf(err, errsz, "%s/%" PRIu64 ": agent record %" PRIu64 " (chunk %" PRIu64 " of array \"agents\"): %s; the chunk is corrupt or the data is bad",
-			        ds->agents_a.dir, ai / ds->agents_a.chunk_len, ai,
-			        ai / ds->agents_a.chunk_len, bad);
-			return -1;
-		}
+		ai += n;
 	}
 	out->scene = sc->index;
 	out->frame = frame;

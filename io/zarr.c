@@ -656,6 +656,18 @@ const uint8_t *fo_zarr_cursor_get(fo_zarr_cursor *c, uint64_t i, char *err, size
 	return c->buf + (i - ch * a->chunk_len) * a->itemsize;
 }
 
+const uint8_t *fo_zarr_cursor_span(fo_zarr_cursor *c, uint64_t i, uint64_t *avail, char *err,
+                                   size_t errsz)
+{
+	const uint8_t *r = fo_zarr_cursor_get(c, i, err, errsz);
+	if (r) {
+		const fo_zarr_array *a = c->a;
+		uint64_t end = (i / a->chunk_len + 1) * a->chunk_len;
+		*avail = (end < a->shape ? end : a->shape) - i;
+	}
+	return r;
+}
+
 void fo_zarr_cursor_stats(const fo_zarr_cursor *c, uint64_t *file_bytes,
                           uint64_t *decoded_bytes, uint64_t *chunks)
 {

@@ -166,6 +166,12 @@ int fo_zarr_cursor_begin(fo_zarr_cursor *c, const uint64_t *lo, const uint64_t *
  * cursor moves to another chunk. */
 const uint8_t *fo_zarr_cursor_get(fo_zarr_cursor *c, uint64_t i, char *err, size_t errsz);
 
+/* Like fo_zarr_cursor_get, and *avail is set to the number of records from
+ * i on that are contiguous in memory (up to the end of i's chunk or of the
+ * array), so callers can walk them with pointer arithmetic. */
+const uint8_t *fo_zarr_cursor_span(fo_zarr_cursor *c, uint64_t i, uint64_t *avail, char *err,
+                                   size_t errsz);
+
 /* Bytes read from chunk files and decoded so far (for throughput figures). */
 void fo_zarr_cursor_stats(const fo_zarr_cursor *c, uint64_t *file_bytes,
                           uint64_t *decoded_bytes, uint64_t *chunks);

@@ -2,6 +2,7 @@
 # Reading + decoding the 100-scene L5Kit dataset: FleetOps' reader vs c-blosc
 # alone vs zarr-python, in one run. Builds the dataset with
 # ../shared/l5kit/make_fleet.py into .cache/data/ the first time.
+# Warm and (as root) cold page cache.
 # usage: perf/bench_zarr_read.sh [DATASET.zarr]
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -15,7 +16,15 @@ if [ ! -d "$data" ]; then
   /usr/bin/python3 "$src" --copies 100 "$data" >&2
 fi
 [ -x "$bin/bench_zarr_read" ] || { echo "build first: ./tools/fleetops build" >&2; exit 2; }
+echo "== warm page cache"
 for t in 1 2; do
   "$bin/bench_zarr_read" "$data" --threads "$t" --repeat 5
 done
 /usr/bin/python3 "$root/perf/bench_zarr_python.py" "$data" --repeat 3
+if [ "$(id -u)" = 0 ]; then
+  echo "== cold page cache (dropped before every pass)"
+  "$bin/bench_zarr_read" "$data" --threads 2 --repeat 3 --cold 1
+  /usr/bin/python3 "$root/perf/bench_zarr_python.py" "$data" --repeat 3 --cold
+else
+  echo "== cold page cache: skipped (needs root to drop the page cache)"
+fi
