@@ -29,7 +29,8 @@ struct fo_l5kit {
 	fo_chunkio *frames_io, *agents_io;
 	fo_zarr_cursor *frames_c, *agents_c;
 	/* the current pass */
-	uint32_t *sel;
+	fo_l5kit_pick *sel;  /* scene and absolute frame range [frame_lo, frame_hi) */
+	uint64_t *sel_lo, *sel_hi;
 	size_t nsel, k;
 	uint64_t f;        /* next frame (global index) */
 	uint64_t prev_a1;  /* end of the previous frame's agents */
@@ -225,6 +226,8 @@ void fo_l5kit_close(fo_l5kit *ds)
 	fo_zarr_array_close(&ds->agents_a);
 	mi_free(ds->scenes);
 	mi_free(ds->sel);
+	mi_free(ds->sel_lo);
+	mi_free(ds->sel_hi);
 	mi_free(ds->obs);
 	mi_free(ds);
 }
@@ -251,11 +254,38 @@ static int fo_u32_cmp(const void *x, const void *y)
 	return a < b ? -1 : a > b;
 }
 
+static int fo_pick_cmp(const void *x, const void *y)
+{
+	return fo_u32_cmp(&((const fo_l5kit_pick *)x)->scene, &((const fo_l5kit_pick *)y)->scene);
+}
+
 int fo_l5kit_begin(fo_l5kit *ds, const uint32_t *scenes, size_t n, uint64_t *frames_out,
                    uint64_t *agents_out, char *err, size_t errsz)
 {
 	size_t m = scenes ? n : ds->nscenes;
-	uint32_t *sel = mi_malloc((m ? m : 1) * sizeof(*sel));
+	fo_l5kit_pick *picks = mi_malloc((m ? m : 1) * sizeof(*picks));
+	if (!picks) {
+		fo_errf(err, errsz, "out of memory");
+		return -1;
+	}
+	size_t u = 0;
+	for (size_t i = 0; i < m; i++) {
+		uint32_t s = scenes ? scenes[i] : (uint32_t)i;
+		int dup = 0;
+		for (size_t j = 0; j < u && scenes; j++)
+			dup |= picks[j].scene == s;
+		if (!dup)
+			picks[u++] = (fo_l5kit_pick){s, 0, UINT32_MAX};
+	}
+	int rc = fo_l5kit_begin_picks(ds, picks, u, frames_out, agents_out, err, errsz);
+	mi_free(picks);
+	return rc;
+}
+
+int fo_l5kit_begin_picks(fo_l5kit *ds, const fo_l5kit_pick *picks, size_t m,
+                         uint64_t *frames_out, uint64_t *agents_out, char *err, size_t errsz)
+{
+	fo_l5kit_pick *sel = mi_malloc((m ? m : 1) * sizeof(*sel));
 	uint64_t *flo = mi_malloc((m ? m : 1) * sizeof(*flo));
 	uint64_t *fhi = mi_malloc((m ? m : 1) * sizeof(*fhi));
 	uint64_t *alo = mi_malloc((m ? m : 1) * sizeof(*alo));
@@ -265,26 +295,28 @@ int fo_l5kit_begin(fo_l5kit *ds, const uint32_t *scenes, size_t n, uint64_t *fra
 		fo_errf(err, errsz, "out of memory");
 		goto out;
 	}
+	if (m)
+		memcpy(sel, picks, m * sizeof(*sel));
+	qsort(sel, m, sizeof(*sel), fo_pick_cmp);
 	for (size_t i = 0; i < m; i++) {
-		sel[i] = scenes ? scenes[i] : (uint32_t)i;
-		if (sel[i] >= ds->nscenes) {
+		if (sel[i].scene >= ds->nscenes) {
 			fo_errf(err, errsz, "%s: scene %u does not exist (the dataset has %u scenes)",
-			        ds->path, sel[i], ds->nscenes);
+			        ds->path, sel[i].scene, ds->nscenes);
 			goto out;
 		}
+		if (i && sel[i].scene == sel[i - 1].scene) {
+			fo_errf(err, errsz, "%s: scene %u is picked twice", ds->path, sel[i].scene);
+			goto out;
+		}
+		const fo_l5kit_scene *sc = &ds->scenes[sel[i].scene];
+		uint64_t len = sc->frame_hi - sc->frame_lo;
+		uint64_t lo = sel[i].frame_lo < len ? sel[i].frame_lo : len;
+		uint64_t hi = sel[i].frame_hi < len ? sel[i].frame_hi : len;
+		flo[i] = sc->frame_lo + lo;
+		fhi[i] = sc->frame_lo + (hi > lo ? hi : lo);
 	}
-	qsort(sel, m, sizeof(*sel), fo_u32_cmp);
-	size_t u = 0;
-	for (size_t i = 0; i < m; i++)
-		if (u == 0 || sel[u - 1] != sel[i])
-			sel[u++] = sel[i];
-	m = u;
 
-	/* pass 1: each scene's agent range from its first and last frame */
-	for (size_t i = 0; i < m; i++) {
-		flo[i] = ds->scenes[sel[i]].frame_lo;
-		fhi[i] = ds->scenes[sel[i]].frame_hi;
-	}
+	/* pass 1: each pick's agent range from its first and last frame */
 	if (fo_zarr_cursor_begin(ds->frames_c, flo, fhi, m, err, errsz) < 0)
 		goto out;
 	uint64_t nframes = 0, nagents = 0;
@@ -301,7 +333,7 @@ int fo_l5kit_begin(fo_l5kit *ds, const uint32_t *scenes, size_t n, uint64_t *fra
 			goto out;
 		if (b1 < a0) {
 			fo_errf(err, errsz, "%s: scene %u's last frame ends its agents at %" PRIu64 ", before its first frame's start %" PRIu64,
-			        ds->frames_a.dir, sel[i], b1, a0);
+			        ds->frames_a.dir, sel[i].scene, b1, a0);
 			goto out;
 		}
 		alo[i] = a0;
@@ -309,17 +341,22 @@ int fo_l5kit_begin(fo_l5kit *ds, const uint32_t *scenes, size_t n, uint64_t *fra
 		nframes += fhi[i] - flo[i];
 		nagents += b1 - a0;
 	}
-	/* pass 2 plans: frames again from the start, agents of the scenes */
+	/* pass 2 plans: frames again from the start, agents of the picks */
 	if (fo_zarr_cursor_begin(ds->frames_c, flo, fhi, m, err, errsz) < 0)
 		goto out;
 	if (fo_zarr_cursor_begin(ds->agents_c, alo, ahi, m, err, errsz) < 0)
 		goto out;
 	mi_free(ds->sel);
+	mi_free(ds->sel_lo);
+	mi_free(ds->sel_hi);
 	ds->sel = sel;
+	ds->sel_lo = flo;
+	ds->sel_hi = fhi;
 	sel = NULL;
+	flo = fhi = NULL;
 	ds->nsel = m;
 	ds->k = 0;
-	ds->f = m ? ds->scenes[ds->sel[0]].frame_lo : 0;
+	ds->f = m ? ds->sel_lo[0] : 0;
 	ds->prev_a1 = 0;
 	if (frames_out)
 		*frames_out = nframes;
@@ -412,13 +449,13 @@ static const char *fo_l5kit_obs_check(const fo_obs *o)
 
 int fo_l5kit_next(fo_l5kit *ds, fo_l5kit_frame *out, char *err, size_t errsz)
 {
-	while (ds->k < ds->nsel && ds->f >= ds->scenes[ds->sel[ds->k]].frame_hi) {
+	while (ds->k < ds->nsel && ds->f >= ds->sel_hi[ds->k]) {
 		if (++ds->k < ds->nsel)
-			ds->f = ds->scenes[ds->sel[ds->k]].frame_lo;
+			ds->f = ds->sel_lo[ds->k];
 	}
 	if (ds->k >= ds->nsel)
 		return 0;
-	const fo_l5kit_scene *sc = &ds->scenes[ds->sel[ds->k]];
+	const fo_l5kit_scene *sc = &ds->scenes[ds->sel[ds->k].scene];
 	uint64_t fi = ds->f++;
 	const uint8_t *fr = fo_zarr_cursor_get(ds->frames_c, fi, err, errsz);
 	if (!fr)

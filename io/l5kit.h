@@ -58,6 +58,19 @@ const fo_l5kit_scene *fo_l5kit_scene_get(const fo_l5kit *ds, uint32_t index);
 uint64_t fo_l5kit_agent_count(const fo_l5kit *ds);
 uint64_t fo_l5kit_frame_count(const fo_l5kit *ds);
 
+/* A scene to replay and the frames of it to play: [frame_lo, frame_hi)
+ * within the scene, clamped to its length (frame_hi UINT32_MAX: to the end).
+ * Frame indices in events stay relative to the scene's first frame. */
+typedef struct fo_l5kit_pick {
+	uint32_t scene;
+	uint32_t frame_lo, frame_hi;
+} fo_l5kit_pick;
+
+/* Starts a pass over picks (sorted into dataset order; a scene picked twice
+ * is an error). Same results and errors as fo_l5kit_begin. */
+int fo_l5kit_begin_picks(fo_l5kit *ds, const fo_l5kit_pick *picks, size_t n, uint64_t *frames,
+                         uint64_t *agents, char *err, size_t errsz);
+
 /* Starts a pass over the given scenes (NULL, 0: all), visited in dataset
  * order whatever the order given; duplicates are ignored. Counts what the
  * pass will emit into *frames and *agents (either may be NULL). Returns 0, or

@@ -12,9 +12,12 @@
 #include "log.h"
 #include "timefmt.h"
 
+#include <cjson/cJSON.h>
+
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <math.h>
 #include <mimalloc.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,6 +41,56 @@ void fo_replay_session_id(fo_uuid *out, const char *dataset, const char *scenes,
 	fo_uuid5(out, &fo_uuid_ns_fleetops, buf, (size_t)n);
 }
 
+long fo_golden_load(const char *path, fo_l5kit_pick **out, char *err, size_t errsz)
+{
+	FILE *f = fopen(path, "rb");
+	if (!f) {
+		snprintf(err, errsz, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	char buf[65536];
+	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	cJSON *j = cJSON_Parse(buf);
+	const cJSON *scenes = j ? cJSON_GetObjectItemCaseSensitive(j, "scenes") : NULL;
+	if (!cJSON_IsArray(scenes) || cJSON_GetArraySize(scenes) == 0) {
+		snprintf(err, errsz, "%s: %s", path,
+		         j ? "expected a non-empty \"scenes\" list" : "malformed JSON");
+		cJSON_Delete(j);
+		return -1;
+	}
+	long m = cJSON_GetArraySize(scenes), k = 0;
+	fo_l5kit_pick *p = mi_calloc((size_t)m, sizeof(*p));
+	const cJSON *sc;
+	cJSON_ArrayForEach(sc, scenes)
+	{
+		const cJSON *idx = cJSON_GetObjectItemCaseSensitive(sc, "index");
+		const cJSON *fr = cJSON_GetObjectItemCaseSensitive(sc, "frames");
+		if (!cJSON_IsNumber(idx) || idx->valuedouble < 0 || idx->valuedouble > UINT32_MAX ||
+		    (fr && !(cJSON_IsArray(fr) && cJSON_GetArraySize(fr) == 2 &&
+		             cJSON_IsNumber(cJSON_GetArrayItem(fr, 0)) &&
+		             cJSON_IsNumber(cJSON_GetArrayItem(fr, 1)) &&
+		             cJSON_GetArrayItem(fr, 0)->valuedouble >= 0 &&
+		             cJSON_GetArrayItem(fr, 1)->valuedouble >=
+		                     cJSON_GetArrayItem(fr, 0)->valuedouble))) {
+			snprintf(err, errsz, "%s: scenes[%ld] needs \"index\" >= 0 and optional \"frames\": [lo, hi] with 0 <= lo <= hi",
+			         path, k);
+			mi_free(p);
+			cJSON_Delete(j);
+			return -1;
+		}
+		p[k].scene = (uint32_t)idx->valuedouble;
+		p[k].frame_lo = fr ? (uint32_t)cJSON_GetArrayItem(fr, 0)->valuedouble : 0;
+		p[k].frame_hi = fr ? (uint32_t)fmin(cJSON_GetArrayItem(fr, 1)->valuedouble, UINT32_MAX)
+		                   : UINT32_MAX;
+		k++;
+	}
+	cJSON_Delete(j);
+	*out = p;
+	return m;
+}
+
 static void fo_sleep_until(int64_t mono_ns)
 {
 	struct timespec ts = {.tv_sec = mono_ns / 1000000000LL, .tv_nsec = mono_ns % 1000000000LL};
@@ -57,16 +110,25 @@ int fo_replay_run(const fo_replay_conf *conf, fo_sink *sink, fo_replay_result *r
 
 	int rc = -1;
 	uint32_t *sel = NULL;
+	fo_l5kit_pick *picks = NULL;
 	long nsel = 0;
 	fo_vmap *tracks = NULL;
-	if (conf->scenes) {
-		nsel = fo_l5kit_parse_scenes(conf->scenes, fo_l5kit_scene_count(ds), &sel, err, errsz);
-		if (nsel < 0)
+	uint64_t total_frames = 0, total_agents = 0;
+	if (conf->golden) {
+		nsel = fo_golden_load(conf->golden, &picks, err, errsz);
+		if (nsel < 0 || fo_l5kit_begin_picks(ds, picks, (size_t)nsel, &total_frames,
+		                                     &total_agents, err, errsz) < 0)
+			goto out;
+	} else {
+		if (conf->scenes) {
+			nsel = fo_l5kit_parse_scenes(conf->scenes, fo_l5kit_scene_count(ds), &sel, err,
+			                             errsz);
+			if (nsel < 0)
+				goto out;
+		}
+		if (fo_l5kit_begin(ds, sel, (size_t)nsel, &total_frames, &total_agents, err, errsz) < 0)
 			goto out;
 	}
-	uint64_t total_frames = 0, total_agents = 0;
-	if (fo_l5kit_begin(ds, sel, (size_t)nsel, &total_frames, &total_agents, err, errsz) < 0)
-		goto out;
 	tracks = fo_vmap_new(sizeof(fo_track), 4096);
 	if (!tracks) {
 		snprintf(err, errsz, "out of memory");
@@ -74,7 +136,8 @@ int fo_replay_run(const fo_replay_conf *conf, fo_sink *sink, fo_replay_result *r
 	}
 
 	fo_uuid session;
-	fo_replay_session_id(&session, conf->dataset, conf->scenes, conf->session_id);
+	fo_replay_session_id(&session, conf->dataset, conf->golden ? conf->golden : conf->scenes,
+	                     conf->session_id);
 	fo_replay_meta meta;
 	fo_replay_meta_init(&meta, &session, conf->speed);
 	snprintf(res->session_id, sizeof(res->session_id), "%s", meta.session_str);
@@ -174,6 +237,7 @@ out:
 	fo_l5kit_io_stats(ds, &res->file_bytes, &res->decoded_bytes, &res->chunks);
 	fo_vmap_destroy(tracks);
 	mi_free(sel);
+	mi_free(picks);
 	fo_l5kit_close(ds);
 	return rc;
 }

@@ -23,6 +23,7 @@
 typedef struct fo_replay_conf {
 	const char *dataset;
 	const char *scenes;       /* selection spec, NULL for all */
+	const char *golden;       /* golden-scenes file (scenes + frame ranges), or NULL */
 	double speed;             /* times real time; 0 = as fast as possible */
 	fo_l5kit_conf io;
 	const char *session_id;   /* NULL: derived from dataset path and scenes */
@@ -47,6 +48,12 @@ typedef struct fo_replay_result {
  * given as name is used as is). */
 void fo_replay_session_id(fo_uuid *out, const char *dataset, const char *scenes,
                           const char *name);
+
+/* Loads a golden-scenes file: {"name", "description", "scenes": [{"index": N,
+ * "frames": [lo, hi], "description": "..."}]} ("frames" optional: all).
+ * Returns the number of picks and the picks in *out (mi_free), or -1 with
+ * err naming the file and the entry. */
+long fo_golden_load(const char *path, fo_l5kit_pick **out, char *err, size_t errsz);
 
 /* Replays into sink. Returns 0 (also when stopped early: res->interrupted),
  * or -1 with err (dataset or sink failure). res is filled either way. */

@@ -53,6 +53,8 @@ static void fo_usage(FILE *out)
 "Options:\n"
 "  --dataset PATH        L5Kit zarr directory (e.g. ../shared/l5kit/single_scene.zarr)\n"
 "  --scenes SPEC         scene indices or ranges: 0-9,12,20- (default: all)\n"
+"  --golden FILE         replay the scenes and frame ranges a golden-scenes file\n"
+"                        names (config/golden/*.json) instead of --scenes\n"
 "  --speed 1|N|max       1 = the data's own 10 Hz, N = N times faster,\n"
 "                        max = as fast as the pipeline goes (default: 1)\n"
 "  --sink SPEC           kafka (default), ndjson:DIR (DIR/raw_telemetry.ndjson,\n"
@@ -166,6 +168,7 @@ int main(int argc, char **argv)
 	static const struct option opts[] = {
 		{"dataset", required_argument, NULL, 'd'},
 		{"scenes", required_argument, NULL, 's'},
+		{"golden", required_argument, NULL, 'g'},
 		{"speed", required_argument, NULL, 'v'},
 		{"sink", required_argument, NULL, 'k'},
 		{"brokers", required_argument, NULL, 'b'},
@@ -183,6 +186,7 @@ int main(int argc, char **argv)
 		switch (c) {
 		case 'd': rc.dataset = optarg; break;
 		case 's': rc.scenes = optarg; break;
+		case 'g': rc.golden = optarg; break;
 		case 'v':
 			if (fo_parse_speed(optarg, &rc.speed) < 0) {
 				fprintf(stderr, "fleetopsd: --speed \"%s\": expected 1, a number > 0, or max\n", optarg);
@@ -243,6 +247,10 @@ int main(int argc, char **argv)
 	}
 	if (optind < argc) {
 		fprintf(stderr, "fleetopsd: unexpected argument \"%s\" (see --help)\n", argv[optind]);
+		return 2;
+	}
+	if (rc.golden && rc.scenes) {
+		fprintf(stderr, "fleetopsd: --golden and --scenes exclude each other\n");
 		return 2;
 	}
 	if (!rc.dataset) {

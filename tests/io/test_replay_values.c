@@ -221,6 +221,25 @@ int main(void)
 	FO_CHECK_MSG(lines == 4, "--scenes 1 gave %d events, expected 4", lines);
 	free(o1);
 
+	/* a golden-scenes file picks scenes and frame ranges */
+	FO_CHECK(fx_sh("printf '{\"scenes\": [{\"index\": 0, \"frames\": [1, 3]}, {\"index\": 1}]}' "
+	               "> %s/golden.json", tmp) == 0);
+	FO_CHECK(fx_sh("%s/bin/fleetopsd run --dataset %s --speed max --golden %s/golden.json "
+	               "--progress 0 --sink ndjson:%s/golden >/dev/null 2>&1", bin, root, tmp, tmp) == 0);
+	snprintf(p, sizeof(p), "%s/golden/raw_telemetry.ndjson", tmp);
+	o1 = slurp(p, &l1);
+	lines = 0;
+	for (size_t i = 0; o1 && i < l1; i++)
+		lines += o1[i] == '\n';
+	FO_CHECK_MSG(lines == 5 + 4, "golden picks gave %d events, expected 5 + 4", lines);
+	/* frame indices stay relative to the scene: the first event is frame 1 */
+	FO_CHECK(o1 && strstr(o1, "\"frame_index\":1,") != NULL &&
+	         strstr(o1, "\"frame_index\":1,") < strchr(o1, '\n'));
+	free(o1);
+	FO_CHECK(fx_sh("printf '{\"scenes\": []}' > %s/bad.json && %s/bin/fleetopsd run --dataset %s "
+	               "--golden %s/bad.json --sink null 2>&1 | grep -q 'bad.json: expected a non-empty'",
+	               tmp, bin, root, tmp) == 0);
+
 	for (int i = 0; i < nevents; i++)
 		cJSON_Delete(events[i]);
 	free(out[0]);
