@@ -170,7 +170,7 @@ static int fo_l5kit_load_scenes(fo_l5kit *ds, char *err, size_t errsz)
 
 fo_l5kit *fo_l5kit_open(const char *path, const fo_l5kit_conf *conf, char *err, size_t errsz)
 {
-	fo_l5kit_conf def = {FO_CHUNKIO_AUTO, 4, 1};
+	fo_l5kit_conf def = {FO_CHUNKIO_AUTO, 4, 1, 0};
 	if (!conf)
 		conf = &def;
 	fo_l5kit *ds = mi_zalloc(sizeof(*ds));
@@ -205,6 +205,10 @@ fo_l5kit *fo_l5kit_open(const char *path, const fo_l5kit_conf *conf, char *err, 
 		fo_errf(err, errsz, "%s: out of memory", ds->path);
 		goto fail;
 	}
+	if (conf->decode_threads &&
+	    fo_zarr_cursor_set_decoders(ds->agents_c, conf->decode_threads, conf->backend, ra, err,
+	                                errsz) < 0)
+		goto fail;
 	if (fo_l5kit_load_scenes(ds, err, errsz) < 0)
 		goto fail;
 	return ds;

@@ -25,7 +25,9 @@ typedef struct fo_l5kit fo_l5kit;
 typedef struct fo_l5kit_conf {
 	fo_chunkio_backend backend; /* AUTO: io_uring, else pread */
 	unsigned readahead;         /* chunk reads in flight per array (default 4) */
-	int blosc_threads;          /* Blosc decompression threads (default 1) */
+	int blosc_threads;          /* Blosc threads per chunk decode (default 1) */
+	unsigned decode_threads;    /* agents chunks decoded off the reader thread by
+	                             * this many threads (0: on the reader thread) */
 } fo_l5kit_conf;
 
 typedef struct fo_l5kit_scene {

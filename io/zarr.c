@@ -7,6 +7,9 @@
 #include <blosc.h>
 #include <cjson/cJSON.h>
 #include <errno.h>
+#include <pthread.h>
+#include <semaphore.h>
+#include <stdatomic.h>
 #include <inttypes.h>
 #include <mimalloc.h>
 #include <stdarg.h>
@@ -511,17 +514,57 @@ size_t fo_zarr_get_str(const uint8_t *rec, const fo_zarr_field *f, char *out, si
 	return n;
 }
 
-/* ---- cursor ---- */
+/* ---- cursor ----
+ *
+ * Inline mode: the caller's thread takes each planned chunk from chunkio
+ * and decodes it into the cursor's one buffer.
+ *
+ * Decoder mode: decoder d owns a chunkio and FO_DEC_SLOTS decoded buffers
+ * and handles plan positions d, d + n, d + 2n, ... in order. It hands each
+ * decoded slot to the caller through two counting semaphores per decoder
+ * (free slots / filled slots): one post and one wait per chunk of 20,000
+ * records, never per record. Slot contents are written only by the decoder
+ * before its sem_post(filled) and read only by the caller after the paired
+ * sem_wait(filled); the caller gives the slot back with sem_post(free),
+ * paired with the decoder's sem_wait(free). A stop flag ends the decoders
+ * early (a new begin, or destroy).
+ */
+
+#define FO_DEC_SLOTS 3
+
+typedef struct fo_dec_slot {
+	uint8_t *buf;
+	uint64_t index; /* chunk index decoded into buf */
+	int rc;         /* 0, or -1 with err */
+	char err[512];
+	uint64_t file_bytes;
+} fo_dec_slot;
+
+typedef struct fo_decoder {
+	struct fo_zarr_cursor *c;
+	unsigned id;
+	fo_chunkio *cio;
+	pthread_t thread;
+	int running;
+	sem_t free_slots, filled;
+	fo_dec_slot slots[FO_DEC_SLOTS];
+	uint64_t w, r; /* slots written (decoder) / read (caller), private to each */
+} fo_decoder;
 
 struct fo_zarr_cursor {
 	const fo_zarr_array *a;
 	fo_chunkio *cio;
 	int blosc_threads;
-	uint8_t *buf;       /* one decoded chunk */
-	uint64_t cur;       /* chunk index held in buf, UINT64_MAX if none */
+	uint8_t *buf;       /* one decoded chunk (inline mode) */
+	const uint8_t *data; /* the chunk the caller is on */
+	uint64_t cur;       /* chunk index in data, UINT64_MAX if none */
 	uint64_t *plan;     /* planned chunk indices, ascending */
 	size_t nplan, pos;  /* pos: next planned chunk not yet taken */
 	uint64_t file_bytes, decoded_bytes, chunks;
+	fo_decoder *dec;    /* decoder mode: ndec decoders */
+	unsigned ndec;
+	fo_decoder *held;   /* decoder whose slot the caller holds */
+	atomic_int stop;
 };
 
 fo_zarr_cursor *fo_zarr_cursor_new(const fo_zarr_array *a, fo_chunkio *cio, int blosc_threads)
@@ -541,10 +584,128 @@ fo_zarr_cursor *fo_zarr_cursor_new(const fo_zarr_array *a, fo_chunkio *cio, int 
 	return c;
 }
 
+/* Decodes one chunk from chunkio into dst: fill_value for a missing file.
+ * Returns 0 or -1 with err; *file_bytes gets the compressed size. */
+static int fo_zarr_take_into(const fo_zarr_array *a, fo_chunkio *cio, int want, uint8_t *dst,
+                             int nthreads, uint64_t *index, uint64_t *file_bytes, char *err,
+                             size_t errsz)
+{
+	fo_chunk ch;
+	int r = fo_chunkio_next(cio, &ch);
+	if (r <= 0) {
+		fo_errf(err, errsz, "%s: chunk reader failed: %s", a->dir,
+		        r < 0 ? strerror(-r) : "sequence ended early");
+		return -1;
+	}
+	int rc = 0;
+	*index = ch.index;
+	*file_bytes = 0;
+	if (want) {
+		if (ch.err == -ENOENT) {
+			fo_zarr_chunk_fill(a, dst, a->chunk_len);
+		} else if (ch.err) {
+			fo_errf(err, errsz, "%s: chunk %" PRIu64 " of array \"%s\": %s", ch.path,
+			        ch.index, a->name, strerror(-ch.err));
+			rc = -1;
+		} else {
+			rc = fo_zarr_chunk_decode(a, ch.index, ch.data, ch.len, dst, nthreads, err,
+			                          errsz);
+			*file_bytes = ch.len;
+		}
+	}
+	fo_chunkio_release(cio, &ch);
+	return rc;
+}
+
+static void *fo_decoder_main(void *arg)
+{
+	fo_decoder *d = arg;
+	fo_zarr_cursor *c = d->c;
+	for (size_t p = d->id; p < c->nplan; p += c->ndec) {
+		while (sem_wait(&d->free_slots) < 0) /* pairs with the caller's sem_post(free) */
+			;
+		if (atomic_load_explicit(&c->stop, memory_order_relaxed))
+			break;
+		fo_dec_slot *s = &d->slots[d->w++ % FO_DEC_SLOTS];
+		s->err[0] = '\0';
+		s->rc = fo_zarr_take_into(c->a, d->cio, 1, s->buf, 1, &s->index, &s->file_bytes,
+		                          s->err, sizeof(s->err));
+		sem_post(&d->filled); /* pairs with the caller's sem_wait(filled) */
+	}
+	return NULL;
+}
+
+static void fo_decoders_stop(fo_zarr_cursor *c)
+{
+	atomic_store_explicit(&c->stop, 1, memory_order_relaxed);
+	for (unsigned i = 0; i < c->ndec; i++) {
+		fo_decoder *d = &c->dec[i];
+		if (!d->running)
+			continue;
+		sem_post(&d->free_slots); /* wake a decoder waiting for a slot */
+		pthread_join(d->thread, NULL);
+		d->running = 0;
+	}
+	for (unsigned i = 0; i < c->ndec; i++) {
+		fo_decoder *d = &c->dec[i];
+		sem_destroy(&d->free_slots);
+		sem_destroy(&d->filled);
+		sem_init(&d->free_slots, 0, FO_DEC_SLOTS);
+		sem_init(&d->filled, 0, 0);
+		d->w = d->r = 0;
+	}
+	c->held = NULL;
+	atomic_store_explicit(&c->stop, 0, memory_order_relaxed);
+}
+
+int fo_zarr_cursor_set_decoders(fo_zarr_cursor *c, unsigned n, fo_chunkio_backend be,
+                                unsigned readahead, char *err, size_t errsz)
+{
+	if (c->dec || n == 0)
+		return c->dec && n == 0 ? -1 : 0;
+	if (n > 16) {
+		fo_errf(err, errsz, "%u decode threads: at most 16", n);
+		return -1;
+	}
+	c->dec = mi_calloc(n, sizeof(*c->dec));
+	if (!c->dec) {
+		fo_errf(err, errsz, "out of memory");
+		return -1;
+	}
+	c->ndec = n;
+	for (unsigned i = 0; i < n; i++) {
+		fo_decoder *d = &c->dec[i];
+		d->c = c;
+		d->id = i;
+		sem_init(&d->free_slots, 0, FO_DEC_SLOTS);
+		sem_init(&d->filled, 0, 0);
+		if (!(d->cio = fo_chunkio_new(be, readahead, err, errsz)))
+			return -1;
+		for (int k = 0; k < FO_DEC_SLOTS; k++)
+			if (!(d->slots[k].buf = mi_malloc_aligned(c->a->chunk_len * c->a->itemsize, 64))) {
+				fo_errf(err, errsz, "out of memory for decode buffers");
+				return -1;
+			}
+	}
+	return 0;
+}
+
 void fo_zarr_cursor_destroy(fo_zarr_cursor *c)
 {
 	if (!c)
 		return;
+	if (c->dec) {
+		fo_decoders_stop(c);
+		for (unsigned i = 0; i < c->ndec; i++) {
+			fo_decoder *d = &c->dec[i];
+			fo_chunkio_destroy(d->cio);
+			for (int k = 0; k < FO_DEC_SLOTS; k++)
+				mi_free(d->slots[k].buf);
+			sem_destroy(&d->free_slots);
+			sem_destroy(&d->filled);
+		}
+		mi_free(c->dec);
+	}
 	mi_free(c->buf);
 	mi_free(c->plan);
 	mi_free(c);
@@ -585,49 +746,82 @@ int fo_zarr_cursor_begin(fo_zarr_cursor *c, const uint64_t *lo, const uint64_t *
 	for (size_t k = 0; k < m; k++)
 		if (u == 0 || plan[u - 1] != plan[k])
 			plan[u++] = plan[k];
+	if (c->dec)
+		fo_decoders_stop(c);
 	mi_free(c->plan);
 	c->plan = plan;
 	c->nplan = u;
 	c->pos = 0;
 	c->cur = UINT64_MAX;
-	int r = fo_chunkio_begin(c->cio, a->dir, plan, u);
-	if (r < 0) {
-		fo_errf(err, errsz, "%s: cannot start chunk reads: %s", a->dir, strerror(-r));
+	c->data = NULL;
+	if (!c->dec) {
+		int r = fo_chunkio_begin(c->cio, a->dir, plan, u);
+		if (r < 0) {
+			fo_errf(err, errsz, "%s: cannot start chunk reads: %s", a->dir, strerror(-r));
+			return -1;
+		}
+		return 0;
+	}
+	/* decoder d reads plan positions d, d + ndec, ... */
+	uint64_t *sub = mi_malloc((u ? u : 1) * sizeof(*sub));
+	if (!sub) {
+		fo_errf(err, errsz, "%s: out of memory planning chunk reads", a->dir);
 		return -1;
 	}
+	for (unsigned i = 0; i < c->ndec; i++) {
+		fo_decoder *d = &c->dec[i];
+		size_t k = 0;
+		for (size_t p = i; p < u; p += c->ndec)
+			sub[k++] = plan[p];
+		int r = fo_chunkio_begin(d->cio, a->dir, sub, k);
+		if (r < 0 || pthread_create(&d->thread, NULL, fo_decoder_main, d) != 0) {
+			fo_errf(err, errsz, "%s: cannot start decode thread %u: %s", a->dir, i,
+			        strerror(r < 0 ? -r : errno));
+			mi_free(sub);
+			return -1;
+		}
+		d->running = 1;
+	}
+	mi_free(sub);
 	return 0;
 }
 
-/* Takes the next planned chunk from chunkio, decoding it if want. */
+/* Takes the next planned chunk (decoding it if want, inline mode). */
 static int fo_zarr_cursor_take(fo_zarr_cursor *c, int want, char *err, size_t errsz)
 {
 	const fo_zarr_array *a = c->a;
-	fo_chunk ch;
-	int r = fo_chunkio_next(c->cio, &ch);
-	if (r <= 0) {
-		fo_errf(err, errsz, "%s: chunk reader failed: %s", a->dir,
-		        r < 0 ? strerror(-r) : "sequence ended early");
-		return -1;
-	}
-	c->pos++;
-	int rc = 0;
-	if (want) {
-		if (ch.err == -ENOENT) {
-			fo_zarr_chunk_fill(a, c->buf, a->chunk_len);
-		} else if (ch.err) {
-			fo_errf(err, errsz, "%s: chunk %" PRIu64 " of array \"%s\": %s", ch.path,
-			        ch.index, a->name, strerror(-ch.err));
-			rc = -1;
-		} else {
-			rc = fo_zarr_chunk_decode(a, ch.index, ch.data, ch.len, c->buf,
-			                          c->blosc_threads, err, errsz);
-			c->file_bytes += ch.len;
-			c->decoded_bytes += a->chunk_len * a->itemsize;
+	size_t p = c->pos++;
+	uint64_t index = 0, fb = 0;
+	int rc;
+	if (!c->dec) {
+		rc = fo_zarr_take_into(a, c->cio, want, c->buf, c->blosc_threads, &index, &fb, err,
+		                       errsz);
+		c->data = c->buf;
+	} else {
+		if (c->held) { /* give the previous slot back: pairs with sem_wait(free) */
+			c->held->r++;
+			sem_post(&c->held->free_slots);
+			c->held = NULL;
 		}
-		c->cur = rc == 0 ? ch.index : UINT64_MAX;
-		c->chunks++;
+		fo_decoder *d = &c->dec[p % c->ndec];
+		while (sem_wait(&d->filled) < 0) /* pairs with the decoder's sem_post(filled) */
+			;
+		fo_dec_slot *s = &d->slots[d->r % FO_DEC_SLOTS];
+		c->held = d;
+		index = s->index;
+		fb = s->file_bytes;
+		rc = want ? s->rc : 0; /* a skipped chunk's problems are not the caller's */
+		if (rc < 0)
+			fo_errf(err, errsz, "%s", s->err);
+		c->data = s->buf;
 	}
-	fo_chunkio_release(c->cio, &ch);
+	if (want) {
+		c->cur = rc == 0 ? index : UINT64_MAX;
+		c->chunks++;
+		c->file_bytes += fb;
+		if (rc == 0)
+			c->decoded_bytes += a->chunk_len * a->itemsize;
+	}
 	return rc;
 }
 
@@ -653,7 +847,7 @@ const uint8_t *fo_zarr_cursor_get(fo_zarr_cursor *c, uint64_t i, char *err, size
 		if (fo_zarr_cursor_take(c, 1, err, errsz) < 0)
 			return NULL;
 	}
-	return c->buf + (i - ch * a->chunk_len) * a->itemsize;
+	return c->data + (i - ch * a->chunk_len) * a->itemsize;
 }
 
 const uint8_t *fo_zarr_cursor_span(fo_zarr_cursor *c, uint64_t i, uint64_t *avail, char *err,

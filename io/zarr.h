@@ -155,6 +155,16 @@ typedef struct fo_zarr_cursor fo_zarr_cursor;
 fo_zarr_cursor *fo_zarr_cursor_new(const fo_zarr_array *a, fo_chunkio *cio, int blosc_threads);
 void fo_zarr_cursor_destroy(fo_zarr_cursor *c);
 
+/* Moves decoding off the calling thread: n decode threads (0: decode on the
+ * caller, the default), each reading its share of the planned chunks (every
+ * n-th) through its own chunkio of backend `be` with `readahead` reads in
+ * flight, and decoding them into a few buffers of its own while the caller
+ * works on earlier chunks. Chunks still reach the caller in plan order, and
+ * a bad chunk is reported when the caller reaches it. Call before
+ * fo_zarr_cursor_begin. Returns 0 or -1 with err. */
+int fo_zarr_cursor_set_decoders(fo_zarr_cursor *c, unsigned n, fo_chunkio_backend be,
+                                unsigned readahead, char *err, size_t errsz);
+
 /* Plans to read the chunks covering the record ranges [lo[k], hi[k]) (any
  * order, may overlap); reads start at once. Returns 0 or -1 with err. */
 int fo_zarr_cursor_begin(fo_zarr_cursor *c, const uint64_t *lo, const uint64_t *hi,

@@ -17,13 +17,17 @@ if [ ! -d "$data" ]; then
 fi
 [ -x "$bin/bench_zarr_read" ] || { echo "build first: ./tools/fleetops build" >&2; exit 2; }
 echo "== warm page cache"
-for t in 1 2; do
-  "$bin/bench_zarr_read" "$data" --threads "$t" --repeat 5
+# blosc threads per chunk / decode threads: 1/0 and 2/0 decode on the
+# reading thread; 1/2 decodes whole chunks on two threads ahead of it
+for cfg in "1 0" "2 0" "1 2"; do
+  set -- $cfg
+  "$bin/bench_zarr_read" "$data" --threads "$1" --decoders "$2" --repeat 5
 done
 /usr/bin/python3 "$root/perf/bench_zarr_python.py" "$data" --repeat 3
 if [ "$(id -u)" = 0 ]; then
   echo "== cold page cache (dropped before every pass)"
-  "$bin/bench_zarr_read" "$data" --threads 2 --repeat 3 --cold 1
+  "$bin/bench_zarr_read" "$data" --threads 2 --decoders 0 --repeat 3 --cold 1
+  "$bin/bench_zarr_read" "$data" --threads 1 --decoders 2 --repeat 3 --cold 1
   /usr/bin/python3 "$root/perf/bench_zarr_python.py" "$data" --repeat 3 --cold
 else
   echo "== cold page cache: skipped (needs root to drop the page cache)"

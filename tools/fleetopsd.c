@@ -68,7 +68,9 @@ static void fo_usage(FILE *out)
 "  --io auto|uring|pread chunk read backend (default: auto = io_uring if the\n"
 "                        kernel allows it, else pread)\n"
 "  --readahead N         chunk reads in flight per array (default: 4)\n"
-"  --blosc-threads N     Blosc decompression threads (default: 1)\n"
+"  --blosc-threads N     Blosc threads per chunk decode (default: 1)\n"
+"  --decode-threads N    threads decoding agents chunks ahead of the replay\n"
+"                        (default: 1; 0 = decode on the replay thread)\n"
 "  --progress SECONDS    seconds between progress lines (default: 2; 0 = off)\n"
 "  -h, --help            this help\n"
 "\n"
@@ -160,6 +162,7 @@ int main(int argc, char **argv)
 	rc.io.backend = FO_CHUNKIO_AUTO;
 	rc.io.readahead = 4;
 	rc.io.blosc_threads = 1;
+	rc.io.decode_threads = 1;
 	const char *sink_spec = "kafka";
 	const char *brokers = getenv("KAFKA_BROKERS");
 	const char *props[FO_MAX_PROPS];
@@ -176,6 +179,7 @@ int main(int argc, char **argv)
 		{"io", required_argument, NULL, 'o'},
 		{"readahead", required_argument, NULL, 'r'},
 		{"blosc-threads", required_argument, NULL, 't'},
+		{"decode-threads", required_argument, NULL, 'D'},
 		{"progress", required_argument, NULL, 'p'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
@@ -223,6 +227,12 @@ int main(int argc, char **argv)
 			rc.io.blosc_threads = (int)n;
 			break;
 		}
+		case 'D':
+			if (fo_parse_uint(optarg, 0, 16, &rc.io.decode_threads) < 0) {
+				fprintf(stderr, "fleetopsd: --decode-threads \"%s\": expected 0..16\n", optarg);
+				return 2;
+			}
+			break;
 		case 'p': {
 			char *end;
 			rc.progress_interval = strtod(optarg, &end);

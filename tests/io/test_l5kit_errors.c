@@ -67,13 +67,15 @@ int main(void)
 		fr[i].ts = 1000000000LL + i * 100000000LL;
 		fr[i].nagents = 2;
 		for (int k = 0; k < 2; k++)
-			fr[i].agents[k] = (fx_agent){10.0 * k + i, 1, 0.1f, 1, 0, (uint64_t)k + 1, 0.9f};
+			fr[i].agents[k] =
+			    (fx_agent){10.0 * k + i, 1, 0.1f, 1, 0, (uint64_t)k + 1, 0.9f};
 	}
 	char root[4200], path[4400];
 
 	fresh(root, sizeof(root));
 	FO_CHECK(fx_sh("%s/bin/fleetopsd run --dataset %s --speed max --sink null --progress 0 "
-	               ">/dev/null 2>&1", bin, root) == 0); /* the fixture itself is fine */
+	               ">/dev/null 2>&1",
+	               bin, root) == 0); /* the fixture itself is fine */
 
 	fresh(root, sizeof(root));
 	snprintf(path, sizeof(path), "%s/agents/.zarray", root);
@@ -85,12 +87,15 @@ int main(void)
 	expect_error("malformed .zarray", root, "frames/.zarray", "malformed JSON", NULL);
 
 	fresh(root, sizeof(root));
-	rewrite_zarray(root, "agents", "\\[\"centroid\", \"<f8\", \\[2\\]\\]", "[\"centroid\", \"<U16\", [2]]");
-	expect_error("wrong dtype", root, "agents/.zarray", "centroid", "<U16", "expected a number", NULL);
+	rewrite_zarray(root, "agents", "\\[\"centroid\", \"<f8\", \\[2\\]\\]",
+	               "[\"centroid\", \"<U16\", [2]]");
+	expect_error("wrong dtype", root, "agents/.zarray", "centroid", "<U16", "expected a number",
+	             NULL);
 
 	fresh(root, sizeof(root));
 	rewrite_zarray(root, "agents", "\\[\"velocity\", \"<f4\", \\[2\\]\\], ", "");
-	rewrite_zarray(root, "agents", "\"yaw\", \"<f4\"\\]", "\"yaw\", \"<f4\"], [\"pad\", \"<f4\", [2]]");
+	rewrite_zarray(root, "agents", "\"yaw\", \"<f4\"\\]",
+	               "\"yaw\", \"<f4\"], [\"pad\", \"<f4\", [2]]");
 	expect_error("missing field", root, "agents/.zarray", "no field \\\"velocity\\\"", NULL);
 
 	fresh(root, sizeof(root));
@@ -105,7 +110,8 @@ int main(void)
 	fresh(root, sizeof(root));
 	snprintf(path, sizeof(path), "%s/agents/1", root);
 	FO_CHECK(truncate(path, 40) == 0);
-	expect_error("truncated chunk", root, "agents/1", "chunk 1", "array \\\"agents\\\"", "truncated", NULL);
+	expect_error("truncated chunk", root, "agents/1", "chunk 1", "array \\\"agents\\\"",
+	             "truncated", NULL);
 
 	fresh(root, sizeof(root));
 	FO_CHECK(fx_sh("truncate -s 10 %s/agents/2", root) == 0);
@@ -113,17 +119,22 @@ int main(void)
 
 	fresh(root, sizeof(root)); /* garbage in the compressed streams */
 	FO_CHECK(fx_sh("f=%s/agents/0; n=$(stat -c %%s $f); "
-	               "head -c 20 $f > $f.new && head -c $((n - 20)) /dev/zero | tr '\\0' '\\377' >> $f.new "
-	               "&& mv $f.new $f", root) == 0);
+	               "head -c 20 $f > $f.new && head -c $((n - 20)) /dev/zero | tr '\\0' '\\377' "
+	               ">> $f.new "
+	               "&& mv $f.new $f",
+	               root) == 0);
 	expect_error("corrupt chunk", root, "agents/0", "chunk 0", "corrupt", NULL);
 
 	fresh(root, sizeof(root)); /* a garbage header */
-	FO_CHECK(fx_sh("printf 'XXXXXXXXXXXXXXXXXXXXXXXX' | dd of=%s/frames/0 conv=notrunc 2>/dev/null", root) == 0);
+	FO_CHECK(
+	    fx_sh("printf 'XXXXXXXXXXXXXXXXXXXXXXXX' | dd of=%s/frames/0 conv=notrunc 2>/dev/null",
+	          root) == 0);
 	expect_error("corrupt header", root, "frames/0", "chunk 0", "array \\\"frames\\\"", NULL);
 
 	fresh(root, sizeof(root)); /* chunks of 3 records declared as 4 */
 	rewrite_zarray(root, "agents", "\"chunks\": \\[3\\]", "\"chunks\": [4]");
-	expect_error("wrong decoded size", root, "agents/0", "decodes to 348 bytes, expected 464", NULL);
+	expect_error("wrong decoded size", root, "agents/0", "decodes to 348 bytes, expected 464",
+	             NULL);
 
 	/* frame/agent intervals out of range */
 	{
@@ -151,8 +162,10 @@ int main(void)
 	/* bad --scenes is a clear error too */
 	fresh(root, sizeof(root));
 	{
-		int st = fx_sh("%s/bin/fleetopsd run --dataset %s --scenes 3-9 --speed max --sink null "
-		               "--progress 0 >/dev/null 2>%s/scenes.txt", bin, root, tmp);
+		int st =
+		    fx_sh("%s/bin/fleetopsd run --dataset %s --scenes 3-9 --speed max --sink null "
+		          "--progress 0 >/dev/null 2>%s/scenes.txt",
+		          bin, root, tmp);
 		FO_CHECK(st == 1);
 		FO_CHECK(fx_sh("grep -q 'outside the dataset' %s/scenes.txt", tmp) == 0);
 	}
@@ -164,11 +177,13 @@ int main(void)
 		uint8_t rec[FX_AGENT_SIZE] = {0};
 		uint64_t track = 77;
 		memcpy(rec + 40, &track, 8);
-		static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+		static const char b64[] =
+		    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 		char enc[200];
 		size_t o = 0;
 		for (size_t i = 0; i < sizeof(rec); i += 3) {
-			uint32_t v = (uint32_t)rec[i] << 16 | (uint32_t)(i + 1 < sizeof(rec) ? rec[i + 1] : 0) << 8 |
+			uint32_t v = (uint32_t)rec[i] << 16 |
+			             (uint32_t)(i + 1 < sizeof(rec) ? rec[i + 1] : 0) << 8 |
 			             (i + 2 < sizeof(rec) ? rec[i + 2] : 0);
 			enc[o++] = b64[v >> 18 & 63];
 			enc[o++] = b64[v >> 12 & 63];
@@ -184,24 +199,34 @@ int main(void)
 		char err[1024];
 		fo_zarr_array a;
 		FO_CHECK(fo_zarr_array_open(&a, root, "agents", err, sizeof(err)) == 0);
-		fo_chunkio *cio = fo_chunkio_new(FO_CHUNKIO_AUTO, 2, err, sizeof(err));
-		fo_zarr_cursor *c = fo_zarr_cursor_new(&a, cio, 1);
-		uint64_t lo = 0, hi = 8;
-		FO_CHECK(fo_zarr_cursor_begin(c, &lo, &hi, 1, err, sizeof(err)) == 0);
-		const fo_zarr_field *tf = fo_zarr_field_find(&a, "track_id");
-		for (uint64_t i = 0; i < 8; i++) {
-			const uint8_t *r = fo_zarr_cursor_get(c, i, err, sizeof(err));
-			FO_CHECK_MSG(r != NULL, "record %d: %s", (int)i, err);
-			if (!r)
-				break;
-			int64_t want = i >= 3 && i < 6 ? 77 : (int64_t)(i % 2) + 1;
-			FO_CHECK_MSG(fo_zarr_get_i64(r, tf, 0) == want, "record %d", (int)i);
+		for (unsigned ndec = 0; ndec <= 2; ndec++) { /* inline, then decode threads */
+			fo_chunkio *cio = fo_chunkio_new(FO_CHUNKIO_AUTO, 2, err, sizeof(err));
+			fo_zarr_cursor *c = fo_zarr_cursor_new(&a, cio, 1);
+			FO_CHECK(fo_zarr_cursor_set_decoders(c, ndec, FO_CHUNKIO_AUTO, 2, err,
+			                                     sizeof(err)) == 0);
+			uint64_t lo = 0, hi = 8;
+			FO_CHECK(fo_zarr_cursor_begin(c, &lo, &hi, 1, err, sizeof(err)) == 0);
+			const fo_zarr_field *tf = fo_zarr_field_find(&a, "track_id");
+			for (uint64_t i = 0; i < 8; i++) {
+				const uint8_t *r = fo_zarr_cursor_get(c, i, err, sizeof(err));
+				FO_CHECK_MSG(r != NULL, "record %d: %s", (int)i, err);
+				if (!r)
+					break;
+				int64_t want = i >= 3 && i < 6 ? 77 : (int64_t)(i % 2) + 1;
+				FO_CHECK_MSG(fo_zarr_get_i64(r, tf, 0) == want,
+				             "record %d (%u decoders)", (int)i, ndec);
+			}
+			/* going back to an earlier chunk is an error, not a silent re-read */
+			FO_CHECK(fo_zarr_cursor_get(c, 0, err, sizeof(err)) == NULL);
+			FO_CHECK(strstr(err, "out of order") != NULL);
+			/* a second pass over the same cursor restarts cleanly */
+			uint64_t lo2 = 4, hi2 = 7;
+			FO_CHECK(fo_zarr_cursor_begin(c, &lo2, &hi2, 1, err, sizeof(err)) == 0);
+			const uint8_t *r6 = fo_zarr_cursor_get(c, 6, err, sizeof(err));
+			FO_CHECK(r6 && fo_zarr_get_i64(r6, tf, 0) == 1);
+			fo_zarr_cursor_destroy(c); /* mid-pass: decode threads stop */
+			fo_chunkio_destroy(cio);
 		}
-		/* going back to an earlier chunk is an error, not a silent re-read */
-		FO_CHECK(fo_zarr_cursor_get(c, 0, err, sizeof(err)) == NULL);
-		FO_CHECK(strstr(err, "out of order") != NULL);
-		fo_zarr_cursor_destroy(c);
-		fo_chunkio_destroy(cio);
 		fo_zarr_array_close(&a);
 	}
 

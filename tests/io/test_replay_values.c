@@ -221,6 +221,16 @@ int main(void)
 	FO_CHECK_MSG(lines == 4, "--scenes 1 gave %d events, expected 4", lines);
 	free(o1);
 
+	/* decoding on the replay thread or on two decode threads: same events */
+	for (int d = 0; d <= 2; d += 2) {
+		FO_CHECK(fx_sh("%s/bin/fleetopsd run --dataset %s --speed max --decode-threads %d "
+		               "--session-id %s --progress 0 --sink ndjson:%s/dec%d >/dev/null 2>&1",
+		               bin, root, d, SESSION, tmp, d) == 0);
+		FO_CHECK(fx_sh("cut -d, -f1-6,8- %s/dec%d/raw_telemetry.ndjson > %s/dec%d.cut && "
+		               "cut -d, -f1-6,8- %s/out_pread/raw_telemetry.ndjson > %s/ref.cut && "
+		               "cmp -s %s/dec%d.cut %s/ref.cut", tmp, d, tmp, d, tmp, tmp, tmp, d, tmp) == 0);
+	}
+
 	/* a golden-scenes file picks scenes and frame ranges */
 	FO_CHECK(fx_sh("printf '{\"scenes\": [{\"index\": 0, \"frames\": [1, 3]}, {\"index\": 1}]}' "
 	               "> %s/golden.json", tmp) == 0);
