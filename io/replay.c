@@ -209,8 +209,10 @@ int fo_replay_run(const fo_replay_conf *conf, fo_sink *sink, fo_replay_result *r
 			if (fo_sink_emit(sink, FO_TOPIC_RAW_TELEMETRY, eo.key, eo.key_len, value, len,
 			                 err, errsz) < 0)
 				goto out;
-			if (conf->on_telemetry)
-				conf->on_telemetry(conf->arg, &t);
+			if (conf->on_telemetry &&
+			    conf->on_telemetry(conf->arg, &t, &eo.event_id,
+			                       i == 0 ? (uint32_t)(fr.n - 1) : UINT32_MAX, err, errsz) < 0)
+				goto out;
 		}
 		res->events += fr.n;
 		res->frames++;

@@ -29,8 +29,11 @@ typedef struct fo_replay_conf {
 	const char *session_id;   /* NULL: derived from dataset path and scenes */
 	double progress_interval; /* seconds between progress lines; 0 = none */
 	volatile sig_atomic_t *stop; /* set asynchronously to stop early */
-	/* optional: called with every derived telemetry, after it was emitted */
-	void (*on_telemetry)(void *arg, const fo_telemetry *t);
+	/* optional: called with every derived telemetry after it was emitted,
+	 * with its event id and, for the ego, the agents in its frame (else
+	 * UINT32_MAX). A negative return stops the replay with err filled. */
+	int (*on_telemetry)(void *arg, const fo_telemetry *t, const fo_uuid *event_id,
+	                    uint32_t frame_agents, char *err, size_t errsz);
 	void *arg;
 } fo_replay_conf;
 

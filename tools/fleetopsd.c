@@ -10,11 +10,15 @@
  * SIGINT/SIGTERM stop the replay at the next frame, flush, and exit 130.
  * Exit status: 0 done, 1 runtime failure (data, I/O, Kafka), 2 usage.
  */
+#include "anomaly.h"
 #include "json.h"
 #include "l5kit.h"
 #include "log.h"
 #include "replay.h"
+#include "shard.h"
 #include "sink.h"
+#include "thresholds.h"
+#include "timefmt.h"
 #include "zarr.h"
 
 #include <errno.h>
@@ -36,6 +40,47 @@ static void fo_on_signal(int sig)
 	fo_stop = 1;
 }
 
+/* In-process detection for `run`: the replay thread feeds every telemetry
+ * to one shard and emits what it raises. */
+typedef struct fo_run_detect {
+	fo_shard *shard;
+	fo_sink *sink;
+	uint32_t scene;
+	int have_scene;
+	uint64_t anomalies;
+} fo_run_detect;
+
+static int fo_run_on_telemetry(void *arg, const fo_telemetry *t, const fo_uuid *event_id,
+                               uint32_t frame_agents, char *err, size_t errsz)
+{
+	fo_run_detect *rd = arg;
+	if (rd->have_scene && t->scene != rd->scene)
+		fo_shard_forget_scene(rd->shard, rd->scene);
+	rd->scene = t->scene;
+	rd->have_scene = 1;
+	fo_anomaly an[FO_RULE_COUNT];
+	int n = fo_shard_observe(rd->shard, t, frame_agents, an);
+	if (n < 0) {
+		snprintf(err, errsz, "out of memory for detector state");
+		return -1;
+	}
+	if (n == 0)
+		return 0;
+	char proc[FO_ISO8601_LEN + 1], buf[FO_ANOMALY_JSON_MAX], key[FO_VEHICLE_ID_MAX];
+	fo_time_iso8601(fo_time_wall_ns(), proc);
+	for (int i = 0; i < n; i++) {
+		size_t klen, len = fo_anomaly_encode(&an[i], event_id, proc, buf, sizeof(buf), key, &klen);
+		if (len == 0) {
+			snprintf(err, errsz, "anomaly for %s does not fit %zu bytes", key, sizeof(buf));
+			return -1;
+		}
+		if (fo_sink_emit(rd->sink, FO_TOPIC_ANOMALIES, key, klen, buf, len, err, errsz) < 0)
+			return -1;
+		rd->anomalies++;
+	}
+	return 0;
+}
+
 static void fo_usage(FILE *out)
 {
 	fputs(
@@ -47,7 +92,7 @@ static void fo_usage(FILE *out)
 "Roles:\n"
 "  replay   read the dataset and produce RawTelemetryEvents (topic raw_telemetry)\n"
 "  run      replay and detect in one process; produces raw_telemetry and\n"
-"           anomalies (detection: see docs; until then anomalies stay empty)\n"
+"           anomalies\n"
 "  info     print a dataset's scenes, frames, agents and array dtypes\n"
 "\n"
 "Options:\n"
@@ -61,6 +106,8 @@ static void fo_usage(FILE *out)
 "                        DIR/anomalies.ndjson), or null (encode and discard)\n"
 "  --brokers HOST:PORT   Kafka bootstrap servers (default: $KAFKA_BROKERS or\n"
 "                        127.0.0.1:9092)\n"
+"  --thresholds FILE     detection thresholds (thresholds.json from\n"
+"                        fleetops-calibrate; default: the rule book's defaults)\n"
 "  -X KEY=VALUE          extra librdkafka producer setting (repeatable),\n"
 "                        e.g. -X linger.ms=50\n"
 "  --session-id ID       replay session id (default: derived from the dataset\n"
@@ -164,6 +211,7 @@ int main(int argc, char **argv)
 	rc.io.blosc_threads = 1;
 	rc.io.decode_threads = 1;
 	const char *sink_spec = "kafka";
+	const char *thresholds_path = NULL;
 	const char *brokers = getenv("KAFKA_BROKERS");
 	const char *props[FO_MAX_PROPS];
 	size_t nprops = 0;
@@ -176,6 +224,7 @@ int main(int argc, char **argv)
 		{"sink", required_argument, NULL, 'k'},
 		{"brokers", required_argument, NULL, 'b'},
 		{"session-id", required_argument, NULL, 'i'},
+		{"thresholds", required_argument, NULL, 'T'},
 		{"io", required_argument, NULL, 'o'},
 		{"readahead", required_argument, NULL, 'r'},
 		{"blosc-threads", required_argument, NULL, 't'},
@@ -200,6 +249,7 @@ int main(int argc, char **argv)
 		case 'k': sink_spec = optarg; break;
 		case 'b': brokers = optarg; break;
 		case 'i': rc.session_id = optarg; break;
+		case 'T': thresholds_path = optarg; break;
 		case 'o':
 			if (strcmp(optarg, "auto") == 0)
 				rc.io.backend = FO_CHUNKIO_AUTO;
@@ -275,6 +325,12 @@ int main(int argc, char **argv)
 	sigaction(SIGTERM, &sa, NULL);
 
 	char err[1024] = "";
+	fo_thresholds th;
+	fo_thresholds_default(&th);
+	if (thresholds_path && fo_thresholds_load(&th, thresholds_path, err, sizeof(err)) < 0) {
+		fo_log(FO_LOG_ERROR, "thresholds_error", err, FO_KS("file", thresholds_path));
+		return 1;
+	}
 	fo_sink_conf sc = {
 		.spec = sink_spec,
 		.topics = FO_TOPIC_BIT(FO_TOPIC_RAW_TELEMETRY) |
@@ -288,6 +344,17 @@ int main(int argc, char **argv)
 	if (!sink) {
 		fo_log(FO_LOG_ERROR, "sink_error", err, FO_KS("sink", sink_spec));
 		return 1;
+	}
+	fo_run_detect rd = {.sink = sink};
+	if (is_run) {
+		if (!(rd.shard = fo_shard_new(&th, 4096))) {
+			fo_log(FO_LOG_ERROR, "detect_error", "out of memory");
+			return 1;
+		}
+		rc.on_telemetry = fo_run_on_telemetry;
+		rc.arg = &rd;
+		fo_log(FO_LOG_INFO, "detect_start", "detecting in process",
+		       FO_KS("thresholds", th.source));
 	}
 	fo_replay_result res;
 	int r = fo_replay_run(&rc, sink, &res, err, sizeof(err));
@@ -313,6 +380,20 @@ int main(int argc, char **argv)
 	       st.delivered[FO_TOPIC_RAW_TELEMETRY], st.delivered[FO_TOPIC_ANOMALIES],
 	       st.failed[FO_TOPIC_RAW_TELEMETRY] + st.failed[FO_TOPIC_ANOMALIES], res.seconds, eps,
 	       res.backend, sink_spec, res.file_bytes, res.decoded_bytes);
+	if (rd.shard) {
+		fo_shard_stats ss;
+		fo_shard_stats_get(rd.shard, &ss);
+		fo_log(FO_LOG_INFO, "detect_done", NULL, FO_KU("observations", ss.observations),
+		       FO_KU("anomalies", rd.anomalies),
+		       FO_KU("hard_braking", ss.anomalies[FO_RULE_HARD_BRAKING]),
+		       FO_KU("label_drop", ss.anomalies[FO_RULE_LABEL_DROP]),
+		       FO_KU("position_jump", ss.anomalies[FO_RULE_POSITION_JUMP]),
+		       FO_KU("yaw_jump", ss.anomalies[FO_RULE_YAW_JUMP]),
+		       FO_KU("track_dropout", ss.anomalies[FO_RULE_TRACK_DROPOUT]),
+		       FO_KU("scene_agent_drop", ss.anomalies[FO_RULE_SCENE_AGENT_DROP]),
+		       FO_KF("per_1000", ss.observations ? 1000.0 * (double)rd.anomalies / (double)ss.observations : 0));
+		fo_shard_destroy(rd.shard);
+	}
 	fo_log(FO_LOG_INFO, "replay_done", NULL, FO_KU("events", res.events),
 	       FO_KF("seconds", res.seconds), FO_KF("events_per_s", eps),
 	       FO_KB("interrupted", res.interrupted));
