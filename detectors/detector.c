@@ -80,7 +80,7 @@ static void fo_thr(fo_anomaly *a, const char *name, double v)
 		a->thresholds[a->nthresholds++] = (fo_named){name, v};
 }
 
-static void fo_remember(fo_vdet *v, const fo_telemetry *t)
+void fo_detect_record(fo_vdet *v, const fo_telemetry *t)
 {
 	fo_vobs *o = &v->h[v->head];
 	o->ts_ns = t->ts_ns;
@@ -104,7 +104,7 @@ int fo_detect(const fo_thresholds *th, fo_vdet *v, const fo_telemetry *t, uint32
 	fo_features f;
 	fo_detect_features(th, v, t, &f);
 	int n = 0;
-	const int perception = t->track_length >= th->min_track_length;
+	const int settled = t->track_length >= th->min_track_length;
 
 	if (f.frames_unseen > th->dropout_frames) {
 		fo_anomaly *a = fo_raise(&out[n++], FO_RULE_TRACK_DROPOUT, FO_SEV_INFO, t);
@@ -112,7 +112,7 @@ int fo_detect(const fo_thresholds *th, fo_vdet *v, const fo_telemetry *t, uint32
 		fo_feat(a, "last_seen_frame", fo_back(v, 0)->frame);
 		fo_thr(a, "dropout_frames", th->dropout_frames);
 	}
-	if (f.accel > th->decel_accel && f.dv < th->decel_dv) {
+	if (settled && f.accel > th->decel_accel && f.dv < th->decel_dv) {
 		fo_anomaly *a = fo_raise(&out[n++], FO_RULE_HARD_BRAKING,
 		                         f.accel >= th->decel_critical ? FO_SEV_CRITICAL : FO_SEV_WARNING, t);
 		fo_feat(a, "acceleration_magnitude", f.accel);
@@ -123,19 +123,19 @@ int fo_detect(const fo_thresholds *th, fo_vdet *v, const fo_telemetry *t, uint32
 		fo_thr(a, "decel_dv", th->decel_dv);
 		fo_thr(a, "decel_critical", th->decel_critical);
 	}
-	if (perception && f.label_drop > th->label_drop) {
+	if (settled && f.label_drop > th->label_drop) {
 		fo_anomaly *a = fo_raise(&out[n++], FO_RULE_LABEL_DROP, FO_SEV_WARNING, t);
 		fo_feat(a, "label_drop", f.label_drop);
 		fo_feat(a, "label_probability", t->label_probability);
 		fo_thr(a, "label_drop", th->label_drop);
 	}
-	if (perception && f.position_jump > th->position_jump) {
+	if (settled && f.position_jump > th->position_jump) {
 		fo_anomaly *a = fo_raise(&out[n++], FO_RULE_POSITION_JUMP, FO_SEV_WARNING, t);
 		fo_feat(a, "position_jump", f.position_jump);
 		fo_feat(a, "speed", t->vel_mag);
 		fo_thr(a, "position_jump", th->position_jump);
 	}
-	if (perception && f.yaw_jump > th->yaw_jump) {
+	if (settled && f.yaw_jump > th->yaw_jump && t->vel_mag >= th->yaw_min_speed) {
 		fo_anomaly *a = fo_raise(&out[n++], FO_RULE_YAW_JUMP, FO_SEV_WARNING, t);
 		fo_feat(a, "yaw_jump", f.yaw_jump);
 		fo_feat(a, "yaw_rate", t->yaw_rate);
@@ -166,7 +166,7 @@ int fo_detect(const fo_thresholds *th, fo_vdet *v, const fo_telemetry *t, uint32
 			out[kept] = out[i];
 		kept++;
 	}
-	fo_remember(v, t);
+	fo_detect_record(v, t);
 	if (kept == 0)
 		return 0;
 	/* evidence: the vehicle's recent history, this observation included */

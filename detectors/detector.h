@@ -10,12 +10,14 @@
  *   position_jump     perception_instability  distance from the position the
  *                     last velocity predicts > position_jump
  *   yaw_jump          perception_instability  |wrap(yaw - yaw_prev)| > yaw_jump
- *                     between consecutive frames
+ *                     between consecutive frames, at yaw_min_speed or faster
  *   track_dropout     dropout (INFO)  the vehicle reappears after being unseen
  *                     for more than dropout_frames frames
  *   scene_agent_drop  dropout (WARNING, on the scene's ego)  the frame's
  *                     active agents fell by more than scene_agent_drop
  *
+ * Braking and perception rules apply once a vehicle has min_track_length
+ * observations (a young track's velocity and heading are not settled yet).
  * Each rule has a cool-down per vehicle: after it fires, it stays quiet for
  * cooldown_frames frames, so one lasting condition is one anomaly. When
  * several rules fire on the same observation, each is raised as CRITICAL.
@@ -75,6 +77,9 @@ typedef struct fo_features {
 	double yaw_jump;
 	double frames_unseen;
 } fo_features;
+
+/* Records t in v's history without evaluating any rule (calibration). */
+void fo_detect_record(fo_vdet *v, const fo_telemetry *t);
 
 void fo_detect_features(const fo_thresholds *th, const fo_vdet *v, const fo_telemetry *t,
                         fo_features *f);

@@ -30,6 +30,7 @@ static const fo_thr_field fo_thr_fields[] = {
 	FO_D(label_drop, 0, 1, 0.2),
 	FO_D(position_jump, 0, 1000, 2.0),
 	FO_D(yaw_jump, 0, 7, 0.5),
+	FO_D(yaw_min_speed, 0, 100, 0.0),
 	FO_U(perception_window, 2, 10, 3),
 	FO_U(dropout_frames, 1, 1000, 3),
 	FO_U(scene_agent_drop, 0, 100000, 5),

@@ -20,13 +20,14 @@ typedef struct fo_thresholds {
 	double label_drop;        /* fall of max label probability */
 	double position_jump;     /* m off the position predicted from the last velocity */
 	double yaw_jump;          /* rad between consecutive frames */
+	double yaw_min_speed;     /* m/s: a slower object's heading is not judged */
 	uint32_t perception_window;
 	/* dropout */
 	uint32_t dropout_frames;  /* unseen for more than this many frames: INFO */
 	uint32_t scene_agent_drop; /* active agents falling by more than this: WARNING */
 	/* one lasting condition is one anomaly */
 	uint32_t cooldown_frames; /* per vehicle and rule */
-	uint32_t min_track_length; /* observations before perception rules apply */
+	uint32_t min_track_length; /* observations before braking and perception rules apply */
 	/* provenance, as written by the calibration tool */
 	char source[256];         /* "defaults" or the file loaded */
 	char dataset[256];

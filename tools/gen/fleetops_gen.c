@@ -151,7 +151,7 @@ static void usage(FILE *f)
 	           "  -p, --preset NAME   sizes and anomaly layout (default: demo)\n"
 	           "                        demo   4 scenes x 24 vehicles x 300 frames; scene 1:\n"
 	           "                               WARNING braking, glitch, CRITICAL braking\n"
-	           "                        test   3 scenes x 12 vehicles x 120 frames, every\n"
+	           "                        test   3 scenes x 18 vehicles x 120 frames, every\n"
 	           "                               anomaly kind, for tests (< 1 s)\n"
 	           "                        bench  100 scenes x 200 vehicles x 250 frames\n"
 	           "                               (5 M agents) for throughput runs\n"

@@ -96,7 +96,7 @@ static const scene_plan demo_plans[] = {
 #define NPLANS(a) (sizeof(a) / sizeof((a)[0]))
 static const fo_gen_preset presets[] = {
 	{"demo",    4,  24, 300, demo_plans, NPLANS(demo_plans)},
-	{"test",    3,  12, 120, test_plans, NPLANS(test_plans)},
+	{"test",    3,  18, 120, test_plans, NPLANS(test_plans)},
 	{"bench", 100, 200, 250, test_plans, NPLANS(test_plans)},
 };
 /* clang-format on */
