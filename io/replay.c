@@ -8,7 +8,6 @@
  */
 #include "replay.h"
 
-#include "event.h"
 #include "log.h"
 #include "timefmt.h"
 
@@ -98,8 +97,7 @@ static void fo_sleep_until(int64_t mono_ns)
 		;
 }
 
-int fo_replay_run(const fo_replay_conf *conf, fo_sink *sink, fo_replay_result *res,
-                  char *err, size_t errsz)
+int fo_replay_run(const fo_replay_conf *conf, fo_replay_result *res, char *err, size_t errsz)
 {
 	memset(res, 0, sizeof(*res));
 	const int64_t t_start = fo_time_mono_ns();
@@ -112,7 +110,6 @@ int fo_replay_run(const fo_replay_conf *conf, fo_sink *sink, fo_replay_result *r
 	uint32_t *sel = NULL;
 	fo_l5kit_pick *picks = NULL;
 	long nsel = 0;
-	fo_vmap *tracks = NULL;
 	uint64_t total_frames = 0, total_agents = 0;
 	if (conf->golden) {
 		nsel = fo_golden_load(conf->golden, &picks, err, errsz);
@@ -129,37 +126,17 @@ int fo_replay_run(const fo_replay_conf *conf, fo_sink *sink, fo_replay_result *r
 		if (fo_l5kit_begin(ds, sel, (size_t)nsel, &total_frames, &total_agents, err, errsz) < 0)
 			goto out;
 	}
-	tracks = fo_vmap_new(sizeof(fo_track), 4096);
-	if (!tracks) {
-		snprintf(err, errsz, "out of memory");
+	res->events_total = total_frames + total_agents;
+	res->scenes_total = nsel ? (uint64_t)nsel : fo_l5kit_scene_count(ds);
+	if (conf->on_start && conf->on_start(conf->arg, res, err, errsz) < 0)
 		goto out;
-	}
-
-	fo_uuid session;
-	fo_replay_session_id(&session, conf->dataset, conf->golden ? conf->golden : conf->scenes,
-	                     conf->session_id);
-	fo_replay_meta meta;
-	fo_replay_meta_init(&meta, &session, conf->speed);
-	snprintf(res->session_id, sizeof(res->session_id), "%s", meta.session_str);
-	const uint64_t total_events = total_frames + total_agents;
-
-	fo_log(FO_LOG_INFO, "replay_start", "replaying dataset", FO_KS("dataset", conf->dataset),
-	       FO_KS("io_backend", res->backend), FO_KS("sink", fo_sink_kind(sink)),
-	       FO_KS("replay_session_id", meta.session_str),
-	       FO_KU("scenes", nsel ? (uint64_t)nsel : fo_l5kit_scene_count(ds)),
-	       FO_KU("frames", total_frames), FO_KU("events", total_events),
-	       FO_KF("speed", conf->speed));
 
 	const int64_t t0 = fo_time_mono_ns();
 	int64_t next_progress = t0 + (int64_t)(conf->progress_interval * 1e9);
-	uint64_t last_events = 0;
-	int64_t last_t = t0;
 	/* pacing: see the top of this file */
 	int64_t scene_offset = 0, scene_ts0 = 0, last_due = 0, last_ts = 0;
 	int64_t frame_dt = conf->speed > 0 ? (int64_t)(100000000 / conf->speed) : 0;
 	uint32_t cur_scene = UINT32_MAX;
-	char value[FO_EVENT_MAX];
-	char proc[FO_ISO8601_LEN + 1];
 
 	for (;;) {
 		if (conf->stop && *conf->stop) {
@@ -173,8 +150,6 @@ int fo_replay_run(const fo_replay_conf *conf, fo_sink *sink, fo_replay_result *r
 		if (r == 0)
 			break;
 		if (fr.scene != cur_scene) {
-			/* track ids are per scene: a new scene starts fresh state */
-			fo_vmap_clear(tracks);
 			cur_scene = fr.scene;
 			scene_offset = res->frames ? last_due + frame_dt : 0;
 			scene_ts0 = fr.ts_ns;
@@ -182,53 +157,21 @@ int fo_replay_run(const fo_replay_conf *conf, fo_sink *sink, fo_replay_result *r
 		}
 		if (conf->speed > 0) {
 			int64_t gap = fr.ts_ns - last_ts;
-			if (fr.scene == cur_scene && res->frames && gap > 0 && gap <= 1000000000LL)
+			if (res->frames && gap > 0 && gap <= 1000000000LL)
 				frame_dt = (int64_t)((double)gap / conf->speed);
 			int64_t due = scene_offset + (int64_t)((double)(fr.ts_ns - scene_ts0) / conf->speed);
 			last_due = due;
 			last_ts = fr.ts_ns;
 			fo_sleep_until(t0 + due);
 		}
-		fo_time_iso8601(fo_time_wall_ns(), proc);
-		for (size_t i = 0; i < fr.n; i++) {
-			const fo_obs *o = &fr.obs[i];
-			fo_track *tr = fo_vmap_upsert(tracks, (fo_vkey){o->scene, o->track}, NULL);
-			if (!tr) {
-				snprintf(err, errsz, "out of memory for vehicle state");
-				goto out;
-			}
-			fo_telemetry t;
-			fo_telemetry_derive(tr, o, &t);
-			fo_event_out eo;
-			size_t len = fo_event_encode_telemetry(&t, &meta, proc, value, sizeof(value), &eo);
-			if (len == 0) {
-				snprintf(err, errsz, "event for %s frame %u does not fit %zu bytes", eo.key,
-				         t.frame, sizeof(value));
-				goto out;
-			}
-			if (fo_sink_emit(sink, FO_TOPIC_RAW_TELEMETRY, eo.key, eo.key_len, value, len,
-			                 err, errsz) < 0)
-				goto out;
-			if (conf->on_telemetry &&
-			    conf->on_telemetry(conf->arg, &t, &eo.event_id,
-			                       i == 0 ? (uint32_t)(fr.n - 1) : UINT32_MAX, err, errsz) < 0)
-				goto out;
-		}
+		if (conf->on_frame(conf->arg, &fr, err, errsz) < 0)
+			goto out;
 		res->events += fr.n;
 		res->frames++;
-		fo_sink_poll(sink);
-
-		if (conf->progress_interval > 0) {
+		if (conf->progress_interval > 0 && conf->on_progress) {
 			int64_t now = fo_time_mono_ns();
 			if (now >= next_progress) {
-				double dt = (double)(now - last_t) * 1e-9;
-				fo_log(FO_LOG_INFO, "replay_progress", NULL, FO_KU("events", res->events),
-				       FO_KU("events_total", total_events),
-				       FO_KF("percent", total_events ? 100.0 * (double)res->events / (double)total_events : 100.0),
-				       FO_KF("events_per_s", (double)(res->events - last_events) / dt),
-				       FO_KU("scene", fr.scene), FO_KU("frame", fr.frame));
-				last_events = res->events;
-				last_t = now;
+				conf->on_progress(conf->arg, res);
 				next_progress = now + (int64_t)(conf->progress_interval * 1e9);
 			}
 		}
@@ -237,7 +180,6 @@ int fo_replay_run(const fo_replay_conf *conf, fo_sink *sink, fo_replay_result *r
 out:
 	res->seconds = (double)(fo_time_mono_ns() - t_start) * 1e-9;
 	fo_l5kit_io_stats(ds, &res->file_bytes, &res->decoded_bytes, &res->chunks);
-	fo_vmap_destroy(tracks);
 	mi_free(sel);
 	mi_free(picks);
 	fo_l5kit_close(ds);

@@ -1,24 +1,24 @@
 /*
- * replay: plays an L5Kit dataset as live telemetry. Reads frames in dataset
- * order (io/l5kit), derives each vehicle's telemetry against its previous
- * observation (core/telemetry), encodes RawTelemetryEvents (core/event) and
- * emits them to a sink, paced by the frames' own timestamps at `speed` times
- * real time (scenes play back to back) or as fast as possible.
+ * replay: plays an L5Kit dataset as live telemetry: reads frames in dataset
+ * order (io/l5kit) and hands each one to on_frame, paced by the frames' own
+ * timestamps at `speed` times real time (scenes play back to back) or as
+ * fast as possible. What happens to a frame (sharding to workers, telemetry
+ * derivation, encoding, detection) is the caller's.
  *
- * Runs on the calling thread; allocation happens at start and when a scene
- * holds more vehicles than any before it, never per event. Logs progress as
- * JSON lines every progress_interval seconds.
+ * Runs on the calling thread (the reader stage); nothing is allocated per
+ * frame. Golden-scenes files (scenes plus frame ranges) are loaded here.
  */
 #ifndef FO_REPLAY_H
 #define FO_REPLAY_H
 
 #include "l5kit.h"
-#include "sink.h"
 #include "telemetry.h"
 #include "uuid5.h"
 
 #include <signal.h>
 #include <stdint.h>
+
+struct fo_replay_result;
 
 typedef struct fo_replay_conf {
 	const char *dataset;
@@ -27,21 +27,22 @@ typedef struct fo_replay_conf {
 	double speed;             /* times real time; 0 = as fast as possible */
 	fo_l5kit_conf io;
 	const char *session_id;   /* NULL: derived from dataset path and scenes */
-	double progress_interval; /* seconds between progress lines; 0 = none */
+	double progress_interval; /* seconds between on_progress calls; 0 = none */
 	volatile sig_atomic_t *stop; /* set asynchronously to stop early */
-	/* optional: called with every derived telemetry after it was emitted,
-	 * with its event id and, for the ego, the agents in its frame (else
-	 * UINT32_MAX). A negative return stops the replay with err filled. */
-	int (*on_telemetry)(void *arg, const fo_telemetry *t, const fo_uuid *event_id,
-	                    uint32_t frame_agents, char *err, size_t errsz);
+	/* called once the pass is planned (res has the totals), then with every
+	 * frame (obs[0] is the ego) when it is due; a negative return stops the
+	 * replay with err filled */
+	int (*on_start)(void *arg, const struct fo_replay_result *res, char *err, size_t errsz);
+	int (*on_frame)(void *arg, const fo_l5kit_frame *fr, char *err, size_t errsz);
+	void (*on_progress)(void *arg, const struct fo_replay_result *res);
 	void *arg;
 } fo_replay_conf;
 
 typedef struct fo_replay_result {
-	uint64_t scenes, frames, events;
+	uint64_t scenes_total, events_total; /* what the pass will read */
+	uint64_t scenes, frames, events;     /* what it has read */
 	double seconds;
 	int interrupted;
-	char session_id[FO_UUID_STR_LEN + 1];
 	uint64_t file_bytes, decoded_bytes, chunks;
 	char backend[16];
 } fo_replay_result;
@@ -58,9 +59,8 @@ void fo_replay_session_id(fo_uuid *out, const char *dataset, const char *scenes,
  * err naming the file and the entry. */
 long fo_golden_load(const char *path, fo_l5kit_pick **out, char *err, size_t errsz);
 
-/* Replays into sink. Returns 0 (also when stopped early: res->interrupted),
- * or -1 with err (dataset or sink failure). res is filled either way. */
-int fo_replay_run(const fo_replay_conf *conf, fo_sink *sink, fo_replay_result *res,
-                  char *err, size_t errsz);
+/* Replays. Returns 0 (also when stopped early: res->interrupted), or -1
+ * with err (a dataset problem, or a callback's). res is filled either way. */
+int fo_replay_run(const fo_replay_conf *conf, fo_replay_result *res, char *err, size_t errsz);
 
 #endif

@@ -3,6 +3,9 @@
  */
 #include "sink_impl.h"
 
+#include "hist.h"
+#include "timefmt.h"
+
 #include <inttypes.h>
 #include <mimalloc.h>
 #include <stdio.h>
@@ -54,11 +57,24 @@ const char *fo_sink_kind(const fo_sink *s)
 }
 
 int fo_sink_emit(fo_sink *s, fo_topic t, const char *key, size_t klen, const char *val,
-                 size_t vlen, char *err, size_t errsz)
+                 size_t vlen, int64_t emit_ns, char *err, size_t errsz)
 {
 	s->st.emitted[t]++;
 	s->st.bytes += vlen;
-	return s->ops->emit(s, t, key, klen, val, vlen, err, errsz);
+	return s->ops->emit(s, t, key, klen, val, vlen, emit_ns, err, errsz);
+}
+
+void fo_sink_set_latency(fo_sink *s, struct fo_hist *const *per_topic)
+{
+	for (int t = 0; t < FO_TOPIC_COUNT; t++)
+		s->lat[t] = per_topic ? per_topic[t] : NULL;
+}
+
+void fo_sink_delivered(fo_sink *s, fo_topic t, int64_t emit_ns)
+{
+	s->st.delivered[t]++;
+	if (s->lat[t] && emit_ns > 0)
+		fo_hist_record(s->lat[t], fo_time_mono_ns() - emit_ns);
 }
 
 void fo_sink_poll(fo_sink *s)
@@ -107,10 +123,10 @@ static int fo_null_open(fo_sink *s, const char *arg, char *err, size_t errsz)
 }
 
 static int fo_null_emit(fo_sink *s, fo_topic t, const char *key, size_t klen, const char *val,
-                        size_t vlen, char *err, size_t errsz)
+                        size_t vlen, int64_t emit_ns, char *err, size_t errsz)
 {
 	(void)key, (void)klen, (void)val, (void)vlen, (void)err, (void)errsz;
-	s->st.delivered[t]++;
+	fo_sink_delivered(s, t, emit_ns);
 	return 0;
 }
 

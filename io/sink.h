@@ -55,11 +55,20 @@ fo_sink *fo_sink_new(const fo_sink_conf *conf, char *err, size_t errsz);
 /* Name of the backend: "null", "ndjson" or "kafka". */
 const char *fo_sink_kind(const fo_sink *s);
 
-/* Emits one event. Blocks (serving delivery reports) while the producer
- * queue is full. Returns 0, or -1 if the sink has failed for good (err
- * filled: a write error, a fatal producer error). */
+/* Emits one event. emit_ns: when the event entered the pipeline
+ * (monotonic), for the delivery latency histograms; 0 when unknown. Blocks
+ * (serving delivery reports) while the producer queue is full. Returns 0,
+ * or -1 if the sink has failed for good (err filled: a write error, a fatal
+ * producer error). */
 int fo_sink_emit(fo_sink *s, fo_topic t, const char *key, size_t klen, const char *val,
-                 size_t vlen, char *err, size_t errsz);
+                 size_t vlen, int64_t emit_ns, char *err, size_t errsz);
+
+/* Histograms (one per topic, fo_hist from core/hist.h) the sink records
+ * "emit -> delivered" latency into, when the event is written (ndjson,
+ * null) or acknowledged by the broker (Kafka); NULL to stop. Borrowed; sink
+ * thread only. */
+struct fo_hist;
+void fo_sink_set_latency(fo_sink *s, struct fo_hist *const *per_topic);
 
 /* Serves delivery reports without blocking. */
 void fo_sink_poll(fo_sink *s);

@@ -34,9 +34,11 @@ static void fo_kafka_dr(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
 {
 	(void)rk;
 	fo_kafka *k = opaque;
-	fo_topic t = (fo_topic)(uintptr_t)m->_private;
+	/* the message's opaque packs its topic (2 bits) and emit time */
+	uint64_t tag = (uint64_t)(uintptr_t)m->_private;
+	fo_topic t = (fo_topic)(tag & 3);
 	if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
-		k->s->st.delivered[t]++;
+		fo_sink_delivered(k->s, t, (int64_t)(tag >> 2));
 		return;
 	}
 	k->s->st.failed[t]++;
@@ -182,7 +184,7 @@ static int fo_kafka_open(fo_sink *s, const char *arg, char *err, size_t errsz)
 }
 
 static int fo_kafka_emit(fo_sink *s, fo_topic t, const char *key, size_t klen, const char *val,
-                         size_t vlen, char *err, size_t errsz)
+                         size_t vlen, int64_t emit_ns, char *err, size_t errsz)
 {
 	fo_kafka *k = s->be;
 	if (k->fatal || !k->rkt[t]) {
@@ -191,7 +193,8 @@ static int fo_kafka_emit(fo_sink *s, fo_topic t, const char *key, size_t klen, c
 	}
 	for (;;) {
 		if (rd_kafka_produce(k->rkt[t], RD_KAFKA_PARTITION_UA, RD_KAFKA_MSG_F_COPY,
-		                     (void *)val, vlen, key, klen, (void *)(uintptr_t)t) == 0)
+		                     (void *)val, vlen, key, klen,
+		                     (void *)(uintptr_t)((uint64_t)(emit_ns > 0 ? emit_ns : 0) << 2 | t)) == 0)
 			return 0;
 		rd_kafka_resp_err_t e = rd_kafka_last_error();
 		if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL) {

@@ -54,7 +54,7 @@ static int fo_ndjson_open(fo_sink *s, const char *dir, char *err, size_t errsz)
 }
 
 static int fo_ndjson_emit(fo_sink *s, fo_topic t, const char *key, size_t klen, const char *val,
-                          size_t vlen, char *err, size_t errsz)
+                          size_t vlen, int64_t emit_ns, char *err, size_t errsz)
 {
 	(void)key, (void)klen;
 	fo_ndjson *nj = s->be;
@@ -68,7 +68,7 @@ static int fo_ndjson_emit(fo_sink *s, fo_topic t, const char *key, size_t klen, 
 		snprintf(err, errsz, "%s: write failed: %s", nj->path[t], strerror(errno));
 		return -1;
 	}
-	s->st.delivered[t]++;
+	fo_sink_delivered(s, t, emit_ns);
 	return 0;
 }
 

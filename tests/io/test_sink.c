@@ -16,7 +16,7 @@ static int emit_n(fo_sink *s, fo_topic t, int n)
 	char err[512], val[64];
 	for (int i = 0; i < n; i++) {
 		int len = snprintf(val, sizeof(val), "{\"n\":%d}", i);
-		if (fo_sink_emit(s, t, "scene_000_track_1", 17, val, (size_t)len, err, sizeof(err)) < 0) {
+		if (fo_sink_emit(s, t, "scene_000_track_1", 17, val, (size_t)len, 0, err, sizeof(err)) < 0) {
 			fprintf(stderr, "emit %d: %s\n", i, err);
 			return -1;
 		}
@@ -76,7 +76,7 @@ int main(void)
 		FO_CHECK(emit_n(s, FO_TOPIC_RAW_TELEMETRY, 20000) == 0);
 		FO_CHECK(emit_n(s, FO_TOPIC_ANOMALIES, 10) == 0);
 		/* a topic the role does not produce is refused, not sent */
-		FO_CHECK(fo_sink_emit(s, FO_TOPIC_OPERATOR_ACTIONS, "k", 1, "{}", 2, err, sizeof(err)) == -1);
+		FO_CHECK(fo_sink_emit(s, FO_TOPIC_OPERATOR_ACTIONS, "k", 1, "{}", 2, 0, err, sizeof(err)) == -1);
 		int rc = fo_sink_close(s, 30000, &st, err, sizeof(err));
 		/* the refused event counts as emitted and not delivered */
 		FO_CHECK_MSG(rc == -1 && strstr(err, "operator_actions"), "rc %d: %s", rc, err);

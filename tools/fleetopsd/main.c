@@ -15,7 +15,7 @@
 #include "l5kit.h"
 #include "log.h"
 #include "replay.h"
-#include "shard.h"
+#include "pipeline.h"
 #include "sink.h"
 #include "thresholds.h"
 #include "timefmt.h"
@@ -29,6 +29,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define FO_MAX_PROPS 64
 
@@ -40,45 +41,56 @@ static void fo_on_signal(int sig)
 	fo_stop = 1;
 }
 
-/* In-process detection for `run`: the replay thread feeds every telemetry
- * to one shard and emits what it raises. */
-typedef struct fo_run_detect {
-	fo_shard *shard;
-	fo_sink *sink;
-	uint32_t scene;
-	int have_scene;
-	uint64_t anomalies;
-} fo_run_detect;
+/* What the replay callbacks share. */
+typedef struct fo_daemon {
+	fo_pipeline_conf pc;
+	fo_pipeline *pipe;
+	const char *dataset, *sink_spec;
+	fo_replay_meta meta;
+	uint64_t events_total;
+} fo_daemon;
 
-static int fo_run_on_telemetry(void *arg, const fo_telemetry *t, const fo_uuid *event_id,
-                               uint32_t frame_agents, char *err, size_t errsz)
+static int fo_on_start(void *arg, const fo_replay_result *res, char *err, size_t errsz)
 {
-	fo_run_detect *rd = arg;
-	if (rd->have_scene && t->scene != rd->scene)
-		fo_shard_forget_scene(rd->shard, rd->scene);
-	rd->scene = t->scene;
-	rd->have_scene = 1;
-	fo_anomaly an[FO_RULE_COUNT];
-	int n = fo_shard_observe(rd->shard, t, frame_agents, an);
-	if (n < 0) {
-		snprintf(err, errsz, "out of memory for detector state");
-		return -1;
-	}
-	if (n == 0)
-		return 0;
-	char proc[FO_ISO8601_LEN + 1], buf[FO_ANOMALY_JSON_MAX], key[FO_VEHICLE_ID_MAX];
-	fo_time_iso8601(fo_time_wall_ns(), proc);
-	for (int i = 0; i < n; i++) {
-		size_t klen, len = fo_anomaly_encode(&an[i], event_id, proc, buf, sizeof(buf), key, &klen);
-		if (len == 0) {
-			snprintf(err, errsz, "anomaly for %s does not fit %zu bytes", key, sizeof(buf));
-			return -1;
-		}
-		if (fo_sink_emit(rd->sink, FO_TOPIC_ANOMALIES, key, klen, buf, len, err, errsz) < 0)
-			return -1;
-		rd->anomalies++;
-	}
-	return 0;
+	fo_daemon *d = arg;
+	d->events_total = res->events_total;
+	fo_log(FO_LOG_INFO, "replay_start", "replaying dataset", FO_KS("dataset", d->dataset),
+	       FO_KS("io_backend", res->backend), FO_KS("sink", d->sink_spec),
+	       FO_KS("replay_session_id", d->meta.session_str), FO_KU("scenes", res->scenes_total),
+	       FO_KU("events", res->events_total), FO_KF("speed", d->meta.replay_rate),
+	       FO_KU("workers", d->pc.workers), FO_KI("cpu_reader", d->pc.cpu_reader),
+	       FO_KI("cpu_sink", d->pc.cpu_sink), FO_KB("detect", d->pc.detect));
+	d->pipe = fo_pipeline_start(&d->pc, err, errsz);
+	return d->pipe ? 0 : -1;
+}
+
+static int fo_on_frame(void *arg, const fo_l5kit_frame *fr, char *err, size_t errsz)
+{
+	fo_daemon *d = arg;
+	return fo_pipeline_frame(d->pipe, fr, err, errsz);
+}
+
+static void fo_on_progress(void *arg, const fo_replay_result *res)
+{
+	fo_daemon *d = arg;
+	fo_log(FO_LOG_INFO, "replay_progress", NULL, FO_KU("events_read", res->events),
+	       FO_KU("events_total", d->events_total),
+	       FO_KF("percent", d->events_total ? 100.0 * (double)res->events / (double)d->events_total : 100.0),
+	       FO_KU("scenes_read", res->scenes));
+	fo_pipeline_log_stats(d->pipe);
+}
+
+/* One worker per online CPU (at least 1). */
+static unsigned fo_default_workers(void)
+{
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+	return n < 1 ? 1 : n > FO_MAX_WORKERS ? FO_MAX_WORKERS : (unsigned)n;
+}
+
+/* "ndjson:DIR" -> "ndjson" for the summary (DIR is in the logs). */
+static const char *fo_sink_kind_name(const char *spec)
+{
+	return strncmp(spec, "ndjson", 6) == 0 ? "ndjson" : spec;
 }
 
 static void fo_usage(FILE *out)
@@ -118,10 +130,19 @@ static void fo_usage(FILE *out)
 "  --blosc-threads N     Blosc threads per chunk decode (default: 1)\n"
 "  --decode-threads N    threads decoding agents chunks ahead of the replay\n"
 "                        (default: 1; 0 = decode on the replay thread)\n"
-"  --progress SECONDS    seconds between progress lines (default: 2; 0 = off)\n"
+"  --progress SECONDS    seconds between progress/stats lines (default: 2; 0 = off)\n"
+"  --workers N           shard workers; vehicles go to a worker by a hash of\n"
+"                        their id (default: one per online CPU)\n"
+"  --cpus LIST           pin reader, workers and sink round robin over LIST\n"
+"                        (e.g. 0,1); or place them with --cpu-reader N,\n"
+"                        --cpu-workers LIST and --cpu-sink N (default: unpinned)\n"
+"  --ring N              slots per ring between stages (default: 4096)\n"
+"  --report FILE         write the final latency/throughput report as JSON\n"
 "  -h, --help            this help\n"
 "\n"
-"Logs are JSON lines on stderr; the final summary is one JSON line on stdout.\n"
+"Logs are JSON lines on stderr, with a stats line every 2 s; at exit a latency\n"
+"table (p50/p90/p99/p99.9/max per stage) on stderr and a one-line JSON summary\n"
+"on stdout.\n"
 "\n"
 "Examples:\n"
 "  fleetopsd run --dataset ../shared/l5kit/single_scene.zarr --speed max \\\n"
@@ -211,10 +232,15 @@ int main(int argc, char **argv)
 	rc.io.blosc_threads = 1;
 	rc.io.decode_threads = 1;
 	const char *sink_spec = "kafka";
-	const char *thresholds_path = NULL;
+	const char *thresholds_path = NULL, *report_path = NULL;
+	fo_pipeline_conf pc = {.workers = fo_default_workers(), .ring_capacity = 4096,
+	                       .cpu_reader = -1, .cpu_sink = -1};
+	for (int i = 0; i < FO_MAX_WORKERS; i++)
+		pc.cpu_workers[i] = -1;
 	const char *brokers = getenv("KAFKA_BROKERS");
 	const char *props[FO_MAX_PROPS];
 	size_t nprops = 0;
+	int cpus[FO_MAX_WORKERS], ncpus = 0, worker_cpus[FO_MAX_WORKERS], nworker_cpus = 0;
 
 	static const struct option opts[] = {
 		{"dataset", required_argument, NULL, 'd'},
@@ -225,6 +251,13 @@ int main(int argc, char **argv)
 		{"brokers", required_argument, NULL, 'b'},
 		{"session-id", required_argument, NULL, 'i'},
 		{"thresholds", required_argument, NULL, 'T'},
+		{"workers", required_argument, NULL, 'W'},
+		{"cpus", required_argument, NULL, 'C'},
+		{"cpu-reader", required_argument, NULL, 'R'},
+		{"cpu-sink", required_argument, NULL, 'S'},
+		{"cpu-workers", required_argument, NULL, 'K'},
+		{"ring", required_argument, NULL, 'Q'},
+		{"report", required_argument, NULL, 'O'},
 		{"io", required_argument, NULL, 'o'},
 		{"readahead", required_argument, NULL, 'r'},
 		{"blosc-threads", required_argument, NULL, 't'},
@@ -250,6 +283,45 @@ int main(int argc, char **argv)
 		case 'b': brokers = optarg; break;
 		case 'i': rc.session_id = optarg; break;
 		case 'T': thresholds_path = optarg; break;
+		case 'O': report_path = optarg; break;
+		case 'W':
+			if (fo_parse_uint(optarg, 1, FO_MAX_WORKERS, &pc.workers) < 0) {
+				fprintf(stderr, "fleetopsd: --workers \"%s\": expected 1..%d\n", optarg, FO_MAX_WORKERS);
+				return 2;
+			}
+			break;
+		case 'Q': {
+			unsigned q;
+			if (fo_parse_uint(optarg, 2, 1u << 20, &q) < 0) {
+				fprintf(stderr, "fleetopsd: --ring \"%s\": expected 2..1048576 slots\n", optarg);
+				return 2;
+			}
+			pc.ring_capacity = q;
+			break;
+		}
+		case 'C':
+			if ((ncpus = fo_parse_cpus(optarg, cpus, FO_MAX_WORKERS)) < 0) {
+				fprintf(stderr, "fleetopsd: --cpus \"%s\": expected a list such as 0,1\n", optarg);
+				return 2;
+			}
+			break;
+		case 'R':
+		case 'S': {
+			int cpu;
+			if (fo_parse_cpus(optarg, &cpu, 1) != 1) {
+				fprintf(stderr, "fleetopsd: --cpu-%s \"%s\": expected a CPU number\n",
+				        c == 'R' ? "reader" : "sink", optarg);
+				return 2;
+			}
+			*(c == 'R' ? &pc.cpu_reader : &pc.cpu_sink) = cpu;
+			break;
+		}
+		case 'K':
+			if ((nworker_cpus = fo_parse_cpus(optarg, worker_cpus, FO_MAX_WORKERS)) < 0) {
+				fprintf(stderr, "fleetopsd: --cpu-workers \"%s\": expected a list such as 0,1\n", optarg);
+				return 2;
+			}
+			break;
 		case 'o':
 			if (strcmp(optarg, "auto") == 0)
 				rc.io.backend = FO_CHUNKIO_AUTO;
@@ -319,6 +391,17 @@ int main(int argc, char **argv)
 	}
 	if (strcmp(role, "info") == 0)
 		return fo_info(rc.dataset);
+	/* --cpus L: reader, workers, sink take L's CPUs round robin;
+	 * --cpu-reader/--cpu-workers/--cpu-sink place each role explicitly */
+	if (ncpus > 0) {
+		unsigned k = 0;
+		pc.cpu_reader = cpus[k++ % (unsigned)ncpus];
+		for (unsigned i = 0; i < pc.workers; i++)
+			pc.cpu_workers[i] = cpus[k++ % (unsigned)ncpus];
+		pc.cpu_sink = cpus[k % (unsigned)ncpus];
+	}
+	for (unsigned i = 0; nworker_cpus > 0 && i < pc.workers; i++)
+		pc.cpu_workers[i] = worker_cpus[i % (unsigned)nworker_cpus];
 
 	struct sigaction sa = {.sa_handler = fo_on_signal};
 	sigaction(SIGINT, &sa, NULL);
@@ -345,59 +428,70 @@ int main(int argc, char **argv)
 		fo_log(FO_LOG_ERROR, "sink_error", err, FO_KS("sink", sink_spec));
 		return 1;
 	}
-	fo_run_detect rd = {.sink = sink};
-	if (is_run) {
-		if (!(rd.shard = fo_shard_new(&th, 4096))) {
-			fo_log(FO_LOG_ERROR, "detect_error", "out of memory");
-			return 1;
-		}
-		rc.on_telemetry = fo_run_on_telemetry;
-		rc.arg = &rd;
+	fo_daemon d = {.dataset = rc.dataset, .sink_spec = sink_spec};
+	fo_uuid session;
+	fo_replay_session_id(&session, rc.dataset, rc.golden ? rc.golden : rc.scenes, rc.session_id);
+	fo_replay_meta_init(&d.meta, &session, rc.speed);
+	d.pc = pc;
+	d.pc.th = &th;
+	d.pc.meta = &d.meta;
+	d.pc.sink = sink;
+	d.pc.emit_raw = 1;
+	d.pc.detect = is_run;
+	if (is_run)
 		fo_log(FO_LOG_INFO, "detect_start", "detecting in process",
 		       FO_KS("thresholds", th.source));
-	}
+	rc.on_start = fo_on_start;
+	rc.on_frame = fo_on_frame;
+	rc.on_progress = fo_on_progress;
+	rc.arg = &d;
+
 	fo_replay_result res;
-	int r = fo_replay_run(&rc, sink, &res, err, sizeof(err));
+	int r = fo_replay_run(&rc, &res, err, sizeof(err));
 	if (r < 0)
 		fo_log(FO_LOG_ERROR, "replay_error", err, FO_KS("dataset", rc.dataset));
+	char perr[1024] = "";
+	int pr = d.pipe ? fo_pipeline_finish(d.pipe, perr, sizeof(perr)) : 0;
+	if (pr < 0 && r == 0) /* the replay stopped because a stage failed: say which */
+		fo_log(FO_LOG_ERROR, "pipeline_error", perr);
 	fo_sink_stats st;
 	char serr[1024] = "";
-	int sr = fo_sink_close(sink, r < 0 ? 5000 : 120000, &st, serr, sizeof(serr));
+	int sr = fo_sink_close(sink, r < 0 || pr < 0 ? 5000 : 120000, &st, serr, sizeof(serr));
 	if (sr < 0)
 		fo_log(FO_LOG_ERROR, "sink_error", serr, FO_KS("sink", sink_spec));
 
-	double eps = res.seconds > 0 ? (double)res.events / res.seconds : 0;
+	fo_pipeline_totals tot = {0};
+	if (d.pipe)
+		fo_pipeline_totals_get(d.pipe, &tot);
+	const int failed = r < 0 || pr < 0 || sr < 0;
+	double eps = tot.seconds > 0 ? (double)tot.observations / tot.seconds : 0;
 	char dq[4200];
 	if (fo_json_quote(dq, sizeof(dq), rc.dataset) < 0)
 		snprintf(dq, sizeof(dq), "null");
-	printf("{\"role\":\"%s\",\"status\":\"%s\",\"dataset\":%s,\"replay_session_id\":\"%s\","
-	       "\"scenes\":%" PRIu64 ",\"frames\":%" PRIu64 ",\"events\":%" PRIu64 ","
-	       "\"raw_telemetry_delivered\":%" PRIu64 ",\"anomalies_delivered\":%" PRIu64 ","
-	       "\"failed\":%" PRIu64 ",\"seconds\":%.3f,\"events_per_s\":%.0f,\"io_backend\":\"%s\","
-	       "\"sink\":\"%s\",\"chunk_bytes\":%" PRIu64 ",\"decoded_bytes\":%" PRIu64 "}\n",
-	       role, r < 0 || sr < 0 ? "failed" : res.interrupted ? "interrupted" : "ok", dq,
-	       res.session_id, res.scenes, res.frames, res.events,
-	       st.delivered[FO_TOPIC_RAW_TELEMETRY], st.delivered[FO_TOPIC_ANOMALIES],
-	       st.failed[FO_TOPIC_RAW_TELEMETRY] + st.failed[FO_TOPIC_ANOMALIES], res.seconds, eps,
-	       res.backend, sink_spec, res.file_bytes, res.decoded_bytes);
-	if (rd.shard) {
-		fo_shard_stats ss;
-		fo_shard_stats_get(rd.shard, &ss);
-		fo_log(FO_LOG_INFO, "detect_done", NULL, FO_KU("observations", ss.observations),
-		       FO_KU("anomalies", rd.anomalies),
-		       FO_KU("hard_braking", ss.anomalies[FO_RULE_HARD_BRAKING]),
-		       FO_KU("label_drop", ss.anomalies[FO_RULE_LABEL_DROP]),
-		       FO_KU("position_jump", ss.anomalies[FO_RULE_POSITION_JUMP]),
-		       FO_KU("yaw_jump", ss.anomalies[FO_RULE_YAW_JUMP]),
-		       FO_KU("track_dropout", ss.anomalies[FO_RULE_TRACK_DROPOUT]),
-		       FO_KU("scene_agent_drop", ss.anomalies[FO_RULE_SCENE_AGENT_DROP]),
-		       FO_KF("per_1000", ss.observations ? 1000.0 * (double)rd.anomalies / (double)ss.observations : 0));
-		fo_shard_destroy(rd.shard);
+	char summary[8192];
+	snprintf(summary, sizeof(summary),
+	         "\"role\":\"%s\",\"status\":\"%s\",\"dataset\":%s,\"replay_session_id\":\"%s\","
+	         "\"scenes\":%" PRIu64 ",\"frames\":%" PRIu64 ",\"events\":%" PRIu64 ","
+	         "\"raw_telemetry_delivered\":%" PRIu64 ",\"anomalies\":%" PRIu64 ","
+	         "\"anomalies_delivered\":%" PRIu64 ",\"anomalies_per_1000\":%.3f,"
+	         "\"failed\":%" PRIu64 ",\"seconds\":%.3f,\"events_per_s\":%.0f,"
+	         "\"io_backend\":\"%s\",\"sink\":\"%s\",\"workers\":%u,\"thresholds\":\"%s\"",
+	         role, failed ? "failed" : res.interrupted ? "interrupted" : "ok", dq,
+	         d.meta.session_str, res.scenes, res.frames, tot.observations,
+	         st.delivered[FO_TOPIC_RAW_TELEMETRY], tot.anomalies,
+	         st.delivered[FO_TOPIC_ANOMALIES],
+	         tot.observations ? 1000.0 * (double)tot.anomalies / (double)tot.observations : 0,
+	         st.failed[FO_TOPIC_RAW_TELEMETRY] + st.failed[FO_TOPIC_ANOMALIES], tot.seconds, eps,
+	         res.backend, fo_sink_kind_name(sink_spec), d.pc.workers, is_run ? th.source : "");
+	printf("{%s}\n", summary);
+	if (d.pipe) {
+		fo_pipeline_report(d.pipe, stderr, report_path, summary);
+		fo_pipeline_destroy(d.pipe);
 	}
-	fo_log(FO_LOG_INFO, "replay_done", NULL, FO_KU("events", res.events),
-	       FO_KF("seconds", res.seconds), FO_KF("events_per_s", eps),
-	       FO_KB("interrupted", res.interrupted));
-	if (r < 0 || sr < 0)
+	fo_log(FO_LOG_INFO, "replay_done", NULL, FO_KU("events", tot.observations),
+	       FO_KU("anomalies", tot.anomalies), FO_KF("seconds", tot.seconds),
+	       FO_KF("events_per_s", eps), FO_KB("interrupted", res.interrupted));
+	if (failed)
 		return 1;
 	return res.interrupted ? 130 : 0;
 }
