@@ -23,14 +23,7 @@ void fo_event_id(const fo_replay_meta *m, const char *vehicle_id, size_t vid_len
 	memcpy(name, vehicle_id, vid_len);
 	size_t n = vid_len;
 	name[n++] = ':';
-	char tmp[12];
-	int k = 0;
-	do {
-		tmp[k++] = (char)('0' + frame % 10);
-		frame /= 10;
-	} while (frame);
-	while (k)
-		name[n++] = tmp[--k];
+	n += fo_fmt_u64(name + n, frame);
 	fo_uuid5(out, &m->session, name, n);
 }
 
@@ -48,14 +41,20 @@ size_t fo_event_encode_telemetry(const fo_telemetry *t, const fo_replay_meta *m,
                                  const char *processing_time, char *buf, size_t cap,
                                  fo_event_out *out)
 {
-	char scene_id[24];
-	int scene_len = fo_scene_id_format(scene_id, t->scene);
 	out->key_len = (size_t)fo_vehicle_id_format(out->key, t->scene, t->track);
+	/* the scene id is the vehicle id up to "_ego" / "_track_" */
+	const char *scene_id = out->key;
+	size_t scene_len = (size_t)(strchr(out->key + 6, '_') - out->key);
 	fo_event_id(m, out->key, out->key_len, t->frame, &out->event_id);
 	char id[FO_UUID_STR_LEN + 1];
 	fo_uuid_format(&out->event_id, id);
-	char event_time[FO_ISO8601_LEN + 1];
-	fo_time_iso8601(t->ts_ns, event_time);
+	/* consecutive events mostly share a frame: format its time once */
+	static _Thread_local int64_t last_ts = INT64_MIN;
+	static _Thread_local char event_time[FO_ISO8601_LEN + 1];
+	if (t->ts_ns != last_ts) {
+		fo_time_iso8601(t->ts_ns, event_time);
+		last_ts = t->ts_ns;
+	}
 
 	fo_jw jw;
 	fo_jw_init(&jw, buf, cap);
@@ -64,7 +63,7 @@ size_t fo_event_encode_telemetry(const fo_telemetry *t, const fo_replay_meta *m,
 	fo_jw_lit(&jw, "\",\"vehicle_id\":\"");
 	fo_jw_raw(&jw, out->key, out->key_len);
 	fo_jw_lit(&jw, "\",\"scene_id\":\"");
-	fo_jw_raw(&jw, scene_id, (size_t)scene_len);
+	fo_jw_raw(&jw, scene_id, scene_len);
 	fo_jw_lit(&jw, "\",\"track_id\":");
 	if (t->track == FO_TRACK_EGO)
 		fo_jw_lit(&jw, "null");

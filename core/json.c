@@ -9,13 +9,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-static const char fo_digit_pairs[201] =
+const char fo_digit_pairs[201] =
 	"00010203040506070809101112131415161718192021222324252627282930313233343536373839"
 	"40414243444546474849505152535455565758596061626364656667686970717273747576777879"
 	"8081828384858687888990919293949596979899";
 
-/* Writes the decimal digits of v right-aligned ending at end; returns start. */
-static char *fo_u64_digits(char *end, uint64_t v)
+char *fo_u64_digits(char *end, uint64_t v)
 {
 	char *p = end;
 	while (v >= 100) {
@@ -51,46 +50,15 @@ void fo_jw_i64(fo_jw *jw, int64_t v)
 	}
 }
 
-static const double fo_pow10[10] = {1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9};
 
-void fo_jw_fixed(fo_jw *jw, double v, int decimals)
+size_t fo_fmt_u64(char *out, uint64_t v)
 {
-	if (!isfinite(v)) {
-		fo_jw_lit(jw, "null");
-		return;
-	}
-	if (decimals < 0)
-		decimals = 0;
-	if (decimals > 9)
-		decimals = 9;
-	double scaled = fabs(v) * fo_pow10[decimals] + 0.5;
-	if (scaled >= 9007199254740992.0) { /* 2^53: no longer exact */
-		fo_jw_double(jw, v);
-		return;
-	}
-	uint64_t u = (uint64_t)scaled;
-	if (u == 0) { /* avoid "-0.000" */
-		fo_jw_char(jw, '0');
-		if (decimals) {
-			fo_jw_char(jw, '.');
-			fo_jw_raw(jw, "000000000", (size_t)decimals);
-		}
-		return;
-	}
-	char tmp[32];
+	char tmp[24];
 	char *end = tmp + sizeof(tmp);
-	char *p = fo_u64_digits(end, u);
-	/* pad with zeros so there is at least one digit before the point */
-	while (end - p < decimals + 1)
-		*--p = '0';
-	if (v < 0)
-		fo_jw_char(jw, '-');
-	size_t ndig = (size_t)(end - p);
-	fo_jw_raw(jw, p, ndig - (size_t)decimals);
-	if (decimals) {
-		fo_jw_char(jw, '.');
-		fo_jw_raw(jw, end - decimals, (size_t)decimals);
-	}
+	char *p = fo_u64_digits(end, v);
+	size_t n = (size_t)(end - p);
+	memcpy(out, p, n);
+	return n;
 }
 
 void fo_jw_double(fo_jw *jw, double v)

@@ -4,6 +4,8 @@
  */
 #include "telemetry.h"
 
+#include "json.h"
+
 #include <math.h>
 #include <string.h>
 
@@ -62,25 +64,15 @@ void fo_telemetry_derive(fo_track *tr, const fo_obs *o, fo_telemetry *t)
 	tr->count++;
 }
 
-static int fo_put_u64(char *out, uint64_t v, int min_digits)
-{
-	char tmp[24];
-	int n = 0;
-	do {
-		tmp[n++] = (char)('0' + v % 10);
-		v /= 10;
-	} while (v);
-	while (n < min_digits)
-		tmp[n++] = '0';
-	for (int i = 0; i < n; i++)
-		out[i] = tmp[n - 1 - i];
-	return n;
-}
-
 int fo_scene_id_format(char *out, uint32_t scene)
 {
 	memcpy(out, "scene_", 6);
-	int n = 6 + fo_put_u64(out + 6, scene, 3);
+	int n = 6;
+	if (scene < 100) /* at least three digits */
+		out[n++] = '0';
+	if (scene < 10)
+		out[n++] = '0';
+	n += (int)fo_fmt_u64(out + n, scene);
 	out[n] = '\0';
 	return n;
 }
@@ -94,7 +86,7 @@ int fo_vehicle_id_format(char *out, uint32_t scene, uint64_t track)
 	}
 	memcpy(out + n, "_track_", 7);
 	n += 7;
-	n += fo_put_u64(out + n, track, 1);
+	n += (int)fo_fmt_u64(out + n, track);
 	out[n] = '\0';
 	return n;
 }

@@ -4,6 +4,9 @@
  */
 #include "uuid5.h"
 
+#include <cpuid.h>
+#include <stdlib.h>
+#include <immintrin.h>
 #include <string.h>
 
 /* 6f1e7a3c-0f0b-5a4e-9d5c-f1ee70b5f1ee: fixed for the project's lifetime. */
@@ -22,7 +25,7 @@ static inline uint32_t fo_rol(uint32_t x, int s)
 	return (x << s) | (x >> (32 - s));
 }
 
-static void fo_sha1_block(uint32_t h[5], const uint8_t *p)
+static void fo_sha1_block_portable(uint32_t h[5], const uint8_t *p)
 {
 	uint32_t w[80];
 	for (int i = 0; i < 16; i++)
@@ -58,6 +61,92 @@ static void fo_sha1_block(uint32_t h[5], const uint8_t *p)
 	h[2] += c;
 	h[3] += d;
 	h[4] += e;
+}
+
+/* The same with the x86 SHA extensions (4 rounds per instruction): the
+ * message schedule rotates through four registers; group g of four rounds
+ * uses round function g / 5. Groups 0-2 only start the schedule. */
+__attribute__((target("sha,sse4.1"))) static void fo_sha1_block_ni(uint32_t h[5],
+                                                                   const uint8_t *p)
+{
+	const __m128i bswap = _mm_set_epi64x(0x0001020304050607ULL, 0x08090a0b0c0d0e0fULL);
+	__m128i abcd = _mm_shuffle_epi32(_mm_loadu_si128((const __m128i *)h), 0x1B);
+	__m128i e0 = _mm_set_epi32((int)h[4], 0, 0, 0), e1;
+	const __m128i abcd_save = abcd, e0_save = e0;
+	__m128i m[4];
+	for (int i = 0; i < 4; i++)
+		m[i] = _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)(p + 16 * i)), bswap);
+
+	e0 = _mm_add_epi32(e0, m[0]);
+	e1 = abcd;
+	abcd = _mm_sha1rnds4_epu32(abcd, e0, 0);
+
+	e1 = _mm_sha1nexte_epu32(e1, m[1]);
+	e0 = abcd;
+	abcd = _mm_sha1rnds4_epu32(abcd, e1, 0);
+	m[0] = _mm_sha1msg1_epu32(m[0], m[1]);
+
+	e0 = _mm_sha1nexte_epu32(e0, m[2]);
+	e1 = abcd;
+	abcd = _mm_sha1rnds4_epu32(abcd, e0, 0);
+	m[1] = _mm_sha1msg1_epu32(m[1], m[2]);
+	m[0] = _mm_xor_si128(m[0], m[2]);
+
+#define FO_SHA1_GROUP(g, ea, eb, f)                                                      \
+	do {                                                                             \
+		ea = _mm_sha1nexte_epu32(ea, m[(g) % 4]);                                \
+		eb = abcd;                                                               \
+		m[((g) + 1) % 4] = _mm_sha1msg2_epu32(m[((g) + 1) % 4], m[(g) % 4]);     \
+		abcd = _mm_sha1rnds4_epu32(abcd, ea, f);                                 \
+		m[((g) + 3) % 4] = _mm_sha1msg1_epu32(m[((g) + 3) % 4], m[(g) % 4]);     \
+		m[((g) + 2) % 4] = _mm_xor_si128(m[((g) + 2) % 4], m[(g) % 4]);          \
+	} while (0)
+	FO_SHA1_GROUP(3, e1, e0, 0);
+	FO_SHA1_GROUP(4, e0, e1, 0);
+	FO_SHA1_GROUP(5, e1, e0, 1);
+	FO_SHA1_GROUP(6, e0, e1, 1);
+	FO_SHA1_GROUP(7, e1, e0, 1);
+	FO_SHA1_GROUP(8, e0, e1, 1);
+	FO_SHA1_GROUP(9, e1, e0, 1);
+	FO_SHA1_GROUP(10, e0, e1, 2);
+	FO_SHA1_GROUP(11, e1, e0, 2);
+	FO_SHA1_GROUP(12, e0, e1, 2);
+	FO_SHA1_GROUP(13, e1, e0, 2);
+	FO_SHA1_GROUP(14, e0, e1, 2);
+	FO_SHA1_GROUP(15, e1, e0, 3);
+	FO_SHA1_GROUP(16, e0, e1, 3);
+	FO_SHA1_GROUP(17, e1, e0, 3);
+	FO_SHA1_GROUP(18, e0, e1, 3);
+	FO_SHA1_GROUP(19, e1, e0, 3);
+#undef FO_SHA1_GROUP
+
+	e0 = _mm_sha1nexte_epu32(e0, e0_save);
+	abcd = _mm_add_epi32(abcd, abcd_save);
+	_mm_storeu_si128((__m128i *)h, _mm_shuffle_epi32(abcd, 0x1B));
+	h[4] = (uint32_t)_mm_extract_epi32(e0, 3);
+}
+
+/* Chosen once, before main: the SHA extensions when the CPU has them
+ * (CPUID leaf 7, EBX bit 29), else the portable rounds. */
+static void (*fo_sha1_block)(uint32_t h[5], const uint8_t *p) = fo_sha1_block_portable;
+
+static int fo_cpu_has_sha(void)
+{
+	unsigned a, b, c, d;
+	if (!__get_cpuid_count(7, 0, &a, &b, &c, &d))
+		return 0;
+	return (b >> 29) & 1;
+}
+
+__attribute__((constructor)) static void fo_sha1_pick(void)
+{
+	if (fo_cpu_has_sha() && !getenv("FO_NO_SHA_NI"))
+		fo_sha1_block = fo_sha1_block_ni;
+}
+
+const char *fo_sha1_impl(void)
+{
+	return fo_sha1_block == fo_sha1_block_ni ? "sha_ni" : "portable";
 }
 
 static void fo_sha1_init(fo_sha1_ctx *c)
@@ -139,10 +228,11 @@ void fo_uuid_format(const fo_uuid *u, char *out)
 	static const char hex[] = "0123456789abcdef";
 	char *p = out;
 	for (int i = 0; i < 16; i++) {
-		if (i == 4 || i == 6 || i == 8 || i == 10)
+		p[0] = hex[u->b[i] >> 4];
+		p[1] = hex[u->b[i] & 15];
+		p += 2;
+		if (i == 3 || i == 5 || i == 7 || i == 9)
 			*p++ = '-';
-		*p++ = hex[u->b[i] >> 4];
-		*p++ = hex[u->b[i] & 15];
 	}
 	*p = '\0';
 }

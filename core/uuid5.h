@@ -28,6 +28,10 @@ void fo_uuid_format(const fo_uuid *u, char *out);
 /* Parses the 36-character form; returns 0, or -1 if s is not a UUID. */
 int fo_uuid_parse(fo_uuid *out, const char *s);
 
+/* Which SHA-1 block function runs: "sha_ni" (x86 SHA extensions) or
+ * "portable" (also forced with FO_NO_SHA_NI in the environment). */
+const char *fo_sha1_impl(void);
+
 /* SHA-1 of data into digest[20]; exposed for tests. */
 void fo_sha1(const void *data, size_t len, uint8_t digest[20]);
 

@@ -40,5 +40,6 @@ int main(void)
 	FO_CHECK(fo_uuid_parse(&u, "not-a-uuid") == -1);
 	FO_CHECK(fo_uuid_parse(&u, "886313e1-3b8a-5372-9b90-0c9aee199e5dX") == -1);
 	FO_CHECK(fo_uuid_parse(&u, "886313e1x3b8a-5372-9b90-0c9aee199e5d") == -1);
+	printf("SHA-1 implementation: %s\n", fo_sha1_impl());
 	return fo_test_done("test_uuid5");
 }
