@@ -160,6 +160,25 @@ int fo_vmap_remove(fo_vmap *m, fo_vkey k)
 	return 1;
 }
 
+size_t fo_vmap_remove_scene(fo_vmap *m, uint32_t scene)
+{
+	/* collect a batch of keys, then remove them: removal shifts entries,
+	 * so it must not run under an iterator */
+	size_t removed = 0;
+	fo_vkey keys[256];
+	for (;;) {
+		size_t it = 0, k = 0;
+		fo_vkey key;
+		while (k < 256 && fo_vmap_next(m, &it, &key))
+			if (key.scene == scene)
+				keys[k++] = key;
+		if (k == 0)
+			return removed;
+		for (size_t i = 0; i < k; i++)
+			removed += (size_t)fo_vmap_remove(m, keys[i]);
+	}
+}
+
 void fo_vmap_clear(fo_vmap *m)
 {
 	memset(m->slots, 0, (m->mask + 1) * m->slot_size);

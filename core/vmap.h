@@ -54,6 +54,9 @@ void *fo_vmap_upsert(fo_vmap *m, fo_vkey k, int *created);
 /* Removes k if present; returns 1 if it was. */
 int fo_vmap_remove(fo_vmap *m, fo_vkey k);
 
+/* Removes every entry of scene (its replay ended); returns how many. */
+size_t fo_vmap_remove_scene(fo_vmap *m, uint32_t scene);
+
 /* Removes every entry; keeps the table's memory. */
 void fo_vmap_clear(fo_vmap *m);
 

@@ -6,7 +6,7 @@
 
 #include "timefmt.h"
 
-#include <cjson/cJSON.h>
+#include "jsonfile.h"
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -74,21 +74,13 @@ void fo_thresholds_default(fo_thresholds *th)
 
 int fo_thresholds_load(fo_thresholds *th, const char *path, char *err, size_t errsz)
 {
-	FILE *f = fopen(path, "rb");
-	if (!f) {
-		snprintf(err, errsz, "%s: %s", path, strerror(errno));
+	cJSON *j = fo_json_load_file(path, err, errsz);
+	if (!j)
 		return -1;
-	}
-	char buf[65536];
-	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
-	fclose(f);
-	buf[n] = '\0';
-	cJSON *j = cJSON_Parse(buf);
 	const cJSON *vals = j ? cJSON_GetObjectItemCaseSensitive(j, "values") : NULL;
 	if (!cJSON_IsObject(vals)) {
 		snprintf(err, errsz, "%s: %s", path,
-		         j ? "expected an object \"values\" of threshold names and numbers"
-		           : "malformed JSON");
+		         "expected an object \"values\" of threshold names and numbers");
 		cJSON_Delete(j);
 		return -1;
 	}

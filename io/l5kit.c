@@ -4,6 +4,7 @@
  */
 #include "l5kit.h"
 
+#include "errbuf.h"
 #include "zarr.h"
 
 #include <ctype.h>
@@ -38,15 +39,6 @@ struct fo_l5kit {
 	size_t obs_cap;
 };
 
-static void fo_errf(char *err, size_t errsz, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-static void fo_errf(char *err, size_t errsz, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(err, errsz, fmt, ap);
-	va_end(ap);
-}
 
 const char *fo_l5kit_path(const fo_l5kit *ds)
 {

@@ -11,7 +11,7 @@
 #include "log.h"
 #include "timefmt.h"
 
-#include <cjson/cJSON.h>
+#include "jsonfile.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -42,20 +42,13 @@ void fo_replay_session_id(fo_uuid *out, const char *dataset, const char *scenes,
 
 long fo_golden_load(const char *path, fo_l5kit_pick **out, char *err, size_t errsz)
 {
-	FILE *f = fopen(path, "rb");
-	if (!f) {
-		snprintf(err, errsz, "%s: %s", path, strerror(errno));
+	cJSON *j = fo_json_load_file(path, err, errsz);
+	if (!j)
 		return -1;
-	}
-	char buf[65536];
-	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
-	fclose(f);
-	buf[n] = '\0';
-	cJSON *j = cJSON_Parse(buf);
 	const cJSON *scenes = j ? cJSON_GetObjectItemCaseSensitive(j, "scenes") : NULL;
 	if (!cJSON_IsArray(scenes) || cJSON_GetArraySize(scenes) == 0) {
 		snprintf(err, errsz, "%s: %s", path,
-		         j ? "expected a non-empty \"scenes\" list" : "malformed JSON");
+		         "expected a non-empty \"scenes\" list");
 		cJSON_Delete(j);
 		return -1;
 	}

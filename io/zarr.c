@@ -4,6 +4,9 @@
  */
 #include "zarr.h"
 
+#include "errbuf.h"
+#include "jsonfile.h"
+
 #include <blosc.h>
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -16,78 +19,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-static void fo_errf(char *err, size_t errsz, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-static void fo_errf(char *err, size_t errsz, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(err, errsz, fmt, ap);
-	va_end(ap);
-}
-
-/* Reads a whole small file (metadata) into a NUL-terminated heap buffer. */
-static char *fo_read_small_file(const char *path, int *errnum)
-{
-	FILE *f = fopen(path, "rb");
-	if (!f) {
-		*errnum = errno;
-		return NULL;
-	}
-	size_t cap = 4096, len = 0;
-	char *buf = mi_malloc(cap);
-	for (;;) {
-		if (!buf) {
-			fclose(f);
-			*errnum = ENOMEM;
-			return NULL;
-		}
-		len += fread(buf + len, 1, cap - 1 - len, f);
-		if (len < cap - 1)
-			break;
-		if (cap > (16u << 20)) { /* metadata is never this big */
-			mi_free(buf);
-			fclose(f);
-			*errnum = EFBIG;
-			return NULL;
-		}
-		cap *= 2;
-		buf = mi_realloc(buf, cap);
-	}
-	int bad = ferror(f);
-	fclose(f);
-	if (bad) {
-		mi_free(buf);
-		*errnum = EIO;
-		return NULL;
-	}
-	buf[len] = '\0';
-	return buf;
-}
-
-static cJSON *fo_read_json(const char *path, char *err, size_t errsz)
-{
-	int e = 0;
-	char *text = fo_read_small_file(path, &e);
-	if (!text) {
-		fo_errf(err, errsz, "%s: %s", path, strerror(e));
-		return NULL;
-	}
-	cJSON *j = cJSON_Parse(text);
-	if (!j) {
-		const char *at = cJSON_GetErrorPtr();
-		fo_errf(err, errsz, "%s: malformed JSON near byte %ld", path,
-		        at ? (long)(at - text) : -1L);
-	}
-	mi_free(text);
-	return j;
-}
 
 int fo_zarr_group_check(const char *group_dir, char *err, size_t errsz)
 {
 	char path[PATH_MAX + 16];
 	snprintf(path, sizeof(path), "%s/.zgroup", group_dir);
-	cJSON *j = fo_read_json(path, err, errsz);
+	cJSON *j = fo_json_load_file(path, err, errsz);
 	if (!j)
 		return -1;
 	const cJSON *fmt = cJSON_GetObjectItemCaseSensitive(j, "zarr_format");
@@ -312,7 +249,7 @@ int fo_zarr_array_open(fo_zarr_array *a, const char *group_dir, const char *name
 	}
 	char path[PATH_MAX + 16];
 	snprintf(path, sizeof(path), "%s/.zarray", a->dir);
-	cJSON *j = fo_read_json(path, err, errsz);
+	cJSON *j = fo_json_load_file(path, err, errsz);
 	if (!j)
 		return -1;
 

@@ -128,23 +128,6 @@ static inline void fo_relaxed_add(_Atomic uint64_t *c, uint64_t n)
 	                      memory_order_relaxed);
 }
 
-/* Worker: forgets the vehicles of a scene that has ended. */
-static void fo_worker_forget(fo_worker *w, uint32_t scene)
-{
-	fo_vkey keys[256];
-	for (;;) {
-		size_t it = 0, k = 0;
-		fo_vkey key;
-		while (k < 256 && fo_vmap_next(w->veh, &it, &key))
-			if (key.scene == scene)
-				keys[k++] = key;
-		if (k == 0)
-			return;
-		for (size_t i = 0; i < k; i++)
-			fo_vmap_remove(w->veh, keys[i]);
-	}
-}
-
 static void *fo_worker_main(void *arg)
 {
 	fo_worker *w = arg;
@@ -160,7 +143,7 @@ static void *fo_worker_main(void *arg)
 		for (size_t i = 0; i < n; i++) {
 			const fo_in *m = fo_ring_at(w->in, i);
 			if (m->kind == FO_IN_SCENE_END) {
-				fo_worker_forget(w, m->obs.scene);
+				fo_vmap_remove_scene(w->veh, m->obs.scene);
 				continue;
 			}
 			nobs++;
