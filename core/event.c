@@ -16,8 +16,8 @@ void fo_replay_meta_init(fo_replay_meta *m, const fo_uuid *session, double repla
 	m->replay_rate = replay_rate;
 }
 
-void fo_event_id(const fo_replay_meta *m, const char *vehicle_id, size_t vid_len,
-                 uint32_t frame, fo_uuid *out)
+void fo_event_id(const fo_replay_meta *m, const char *vehicle_id, size_t vid_len, uint32_t frame,
+                 fo_uuid *out)
 {
 	char name[FO_VEHICLE_ID_MAX + 16];
 	memcpy(name, vehicle_id, vid_len);

@@ -17,7 +17,7 @@
 #include <stddef.h>
 
 #define FO_EVENT_VERSION "1.0.0"
-#define FO_EVENT_MAX 1024 /* an encoded RawTelemetryEvent always fits */
+#define FO_EVENT_MAX     1024 /* an encoded RawTelemetryEvent always fits */
 
 /* What every event of one replay shares. Set up once by fo_replay_meta_init. */
 typedef struct fo_replay_meta {
@@ -45,7 +45,7 @@ size_t fo_event_encode_telemetry(const fo_telemetry *t, const fo_replay_meta *m,
                                  fo_event_out *out);
 
 /* Computes the event id of (vehicle_id, frame) in session m. */
-void fo_event_id(const fo_replay_meta *m, const char *vehicle_id, size_t vid_len,
-                 uint32_t frame, fo_uuid *out);
+void fo_event_id(const fo_replay_meta *m, const char *vehicle_id, size_t vid_len, uint32_t frame,
+                 fo_uuid *out);
 
 #endif

@@ -59,9 +59,8 @@ cJSON *fo_json_load_file(const char *path, char *err, size_t errsz)
 	if (!j) {
 		const char *at = cJSON_GetErrorPtr();
 		snprintf(err, errsz, "%s: malformed JSON near byte %ld", path,
-		        at ? (long)(at - text) : -1L);
+		         at ? (long)(at - text) : -1L);
 	}
 	mi_free(text);
 	return j;
 }
-

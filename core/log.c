@@ -33,8 +33,8 @@ int fo_log_enabled(fo_log_level level)
 	return level >= fo_log_min;
 }
 
-void fo_log_kv(fo_log_level level, const char *event_type, const char *msg,
-               const fo_kv *kv, size_t n)
+void fo_log_kv(fo_log_level level, const char *event_type, const char *msg, const fo_kv *kv,
+               size_t n)
 {
 	if (level < fo_log_min)
 		return;

@@ -44,15 +44,15 @@ typedef struct fo_kv {
 void fo_log_init(const char *service);
 
 /* Writes one line if level is enabled. kv may be NULL when n is 0. */
-void fo_log_kv(fo_log_level level, const char *event_type, const char *msg,
-               const fo_kv *kv, size_t n);
+void fo_log_kv(fo_log_level level, const char *event_type, const char *msg, const fo_kv *kv,
+               size_t n);
 
 /* fo_log(level, "event_type", "human message", FO_KS("file", path), ...) */
-#define fo_log(level, event_type, msg, ...)                                     \
-	do {                                                                    \
-		const fo_kv _fo_kv[] = {{.k = NULL}, ##__VA_ARGS__};            \
-		fo_log_kv((level), (event_type), (msg), _fo_kv + 1,             \
-		          sizeof(_fo_kv) / sizeof(_fo_kv[0]) - 1);              \
+#define fo_log(level, event_type, msg, ...)                                                        \
+	do {                                                                                       \
+		const fo_kv _fo_kv[] = {{.k = NULL}, ##__VA_ARGS__};                               \
+		fo_log_kv((level), (event_type), (msg), _fo_kv + 1,                                \
+		          sizeof(_fo_kv) / sizeof(_fo_kv[0]) - 1);                                 \
 	} while (0)
 
 int fo_log_enabled(fo_log_level level);

@@ -15,13 +15,13 @@
 #include <stdint.h>
 
 typedef struct fo_obs {
-	uint32_t scene;  /* zarr scene index */
-	uint32_t frame;  /* frame index within the scene */
-	uint64_t track;  /* L5Kit track id, FO_TRACK_EGO for the logging car */
-	int64_t ts_ns;   /* frame timestamp, ns since the Unix epoch */
-	double pos[3];   /* centroid (x, y, 0); ego: ego_translation */
-	double vel[2];   /* agent velocity field; ignored for the ego */
-	double yaw;      /* agent yaw; ego: from ego_rotation */
+	uint32_t scene;           /* zarr scene index */
+	uint32_t frame;           /* frame index within the scene */
+	uint64_t track;           /* L5Kit track id, FO_TRACK_EGO for the logging car */
+	int64_t ts_ns;            /* frame timestamp, ns since the Unix epoch */
+	double pos[3];            /* centroid (x, y, 0); ego: ego_translation */
+	double vel[2];            /* agent velocity field; ignored for the ego */
+	double yaw;               /* agent yaw; ego: from ego_rotation */
 	double label_probability; /* max(label_probabilities); ego: 1.0 */
 } fo_obs;
 

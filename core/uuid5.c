@@ -10,8 +10,8 @@
 #include <string.h>
 
 /* 6f1e7a3c-0f0b-5a4e-9d5c-f1ee70b5f1ee: fixed for the project's lifetime. */
-const fo_uuid fo_uuid_ns_fleetops = {{0x6f, 0x1e, 0x7a, 0x3c, 0x0f, 0x0b, 0x5a, 0x4e,
-                                      0x9d, 0x5c, 0xf1, 0xee, 0x70, 0xb5, 0xf1, 0xee}};
+const fo_uuid fo_uuid_ns_fleetops = {{0x6f, 0x1e, 0x7a, 0x3c, 0x0f, 0x0b, 0x5a, 0x4e, 0x9d, 0x5c,
+                                      0xf1, 0xee, 0x70, 0xb5, 0xf1, 0xee}};
 
 typedef struct fo_sha1_ctx {
 	uint32_t h[5];
@@ -66,8 +66,7 @@ static void fo_sha1_block_portable(uint32_t h[5], const uint8_t *p)
 /* The same with the x86 SHA extensions (4 rounds per instruction): the
  * message schedule rotates through four registers; group g of four rounds
  * uses round function g / 5. Groups 0-2 only start the schedule. */
-__attribute__((target("sha,sse4.1"))) static void fo_sha1_block_ni(uint32_t h[5],
-                                                                   const uint8_t *p)
+__attribute__((target("sha,sse4.1"))) static void fo_sha1_block_ni(uint32_t h[5], const uint8_t *p)
 {
 	const __m128i bswap = _mm_set_epi64x(0x0001020304050607ULL, 0x08090a0b0c0d0e0fULL);
 	__m128i abcd = _mm_shuffle_epi32(_mm_loadu_si128((const __m128i *)h), 0x1B);
@@ -92,14 +91,14 @@ __attribute__((target("sha,sse4.1"))) static void fo_sha1_block_ni(uint32_t h[5]
 	m[1] = _mm_sha1msg1_epu32(m[1], m[2]);
 	m[0] = _mm_xor_si128(m[0], m[2]);
 
-#define FO_SHA1_GROUP(g, ea, eb, f)                                                      \
-	do {                                                                             \
-		ea = _mm_sha1nexte_epu32(ea, m[(g) % 4]);                                \
-		eb = abcd;                                                               \
-		m[((g) + 1) % 4] = _mm_sha1msg2_epu32(m[((g) + 1) % 4], m[(g) % 4]);     \
-		abcd = _mm_sha1rnds4_epu32(abcd, ea, f);                                 \
-		m[((g) + 3) % 4] = _mm_sha1msg1_epu32(m[((g) + 3) % 4], m[(g) % 4]);     \
-		m[((g) + 2) % 4] = _mm_xor_si128(m[((g) + 2) % 4], m[(g) % 4]);          \
+#define FO_SHA1_GROUP(g, ea, eb, f)                                                                \
+	do {                                                                                       \
+		ea = _mm_sha1nexte_epu32(ea, m[(g) % 4]);                                          \
+		eb = abcd;                                                                         \
+		m[((g) + 1) % 4] = _mm_sha1msg2_epu32(m[((g) + 1) % 4], m[(g) % 4]);               \
+		abcd = _mm_sha1rnds4_epu32(abcd, ea, f);                                           \
+		m[((g) + 3) % 4] = _mm_sha1msg1_epu32(m[((g) + 3) % 4], m[(g) % 4]);               \
+		m[((g) + 2) % 4] = _mm_xor_si128(m[((g) + 2) % 4], m[(g) % 4]);                    \
 	} while (0)
 	FO_SHA1_GROUP(3, e1, e0, 0);
 	FO_SHA1_GROUP(4, e0, e1, 0);

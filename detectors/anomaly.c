@@ -11,15 +11,18 @@
 #include <string.h>
 
 static const char *const fo_type_names[FO_AT_COUNT] = {"sudden_deceleration",
-                                                      "perception_instability", "dropout"};
+                                                       "perception_instability", "dropout"};
 static const char *const fo_sev_names[] = {"INFO", "WARNING", "CRITICAL"};
 static const char *const fo_rule_names[FO_RULE_COUNT] = {
-	"hard_braking", "label_drop", "position_jump", "yaw_jump", "track_dropout",
-	"scene_agent_drop",
+    "hard_braking", "label_drop", "position_jump", "yaw_jump", "track_dropout", "scene_agent_drop",
 };
 static const fo_anomaly_type fo_rule_types[FO_RULE_COUNT] = {
-	FO_AT_SUDDEN_DECELERATION, FO_AT_PERCEPTION_INSTABILITY, FO_AT_PERCEPTION_INSTABILITY,
-	FO_AT_PERCEPTION_INSTABILITY, FO_AT_DROPOUT, FO_AT_DROPOUT,
+    FO_AT_SUDDEN_DECELERATION,
+    FO_AT_PERCEPTION_INSTABILITY,
+    FO_AT_PERCEPTION_INSTABILITY,
+    FO_AT_PERCEPTION_INSTABILITY,
+    FO_AT_DROPOUT,
+    FO_AT_DROPOUT,
 };
 
 const char *fo_anomaly_type_name(fo_anomaly_type t)
@@ -61,9 +64,8 @@ static void fo_jw_named(fo_jw *jw, const fo_named *v, int n)
 	fo_jw_char(jw, '}');
 }
 
-size_t fo_anomaly_encode(const fo_anomaly *a, const fo_uuid *event_id,
-                         const char *processing_time, char *buf, size_t cap, char *key,
-                         size_t *key_len)
+size_t fo_anomaly_encode(const fo_anomaly *a, const fo_uuid *event_id, const char *processing_time,
+                         char *buf, size_t cap, char *key, size_t *key_len)
 {
 	*key_len = (size_t)fo_vehicle_id_format(key, a->scene, a->track);
 	fo_uuid aid;

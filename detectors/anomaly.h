@@ -33,9 +33,9 @@ typedef enum fo_rule {
 	FO_RULE_COUNT
 } fo_rule;
 
-#define FO_ANOMALY_MAX_FEATURES 6
+#define FO_ANOMALY_MAX_FEATURES   6
 #define FO_ANOMALY_MAX_THRESHOLDS 4
-#define FO_EVIDENCE_MAX 10
+#define FO_EVIDENCE_MAX           10
 
 typedef struct fo_named {
 	const char *name; /* static string */
@@ -47,8 +47,8 @@ typedef struct fo_anomaly {
 	fo_anomaly_type type;
 	fo_severity severity;
 	uint32_t scene, frame;
-	uint64_t track;  /* FO_TRACK_EGO for the logging car */
-	int64_t ts_ns;   /* the triggering event's time */
+	uint64_t track; /* FO_TRACK_EGO for the logging car */
+	int64_t ts_ns;  /* the triggering event's time */
 	int nfeatures, nthresholds, nevidence;
 	fo_named features[FO_ANOMALY_MAX_FEATURES];
 	fo_named thresholds[FO_ANOMALY_MAX_THRESHOLDS];
@@ -71,8 +71,7 @@ void fo_anomaly_id(const fo_uuid *event_id, fo_rule r, fo_uuid *out);
  * processing_time is FO_ISO8601_LEN characters. Writes the key (vehicle id)
  * into key/key_len (FO_VEHICLE_ID_MAX bytes). Returns the length, 0 if cap
  * is too small. Any thread, no allocation. */
-size_t fo_anomaly_encode(const fo_anomaly *a, const fo_uuid *event_id,
-                         const char *processing_time, char *buf, size_t cap, char *key,
-                         size_t *key_len);
+size_t fo_anomaly_encode(const fo_anomaly *a, const fo_uuid *event_id, const char *processing_time,
+                         char *buf, size_t cap, char *key, size_t *key_len);
 
 #endif

@@ -113,8 +113,9 @@ int fo_detect(const fo_thresholds *th, fo_vdet *v, const fo_telemetry *t, uint32
 		fo_thr(a, "dropout_frames", th->dropout_frames);
 	}
 	if (settled && f.accel > th->decel_accel && f.dv < th->decel_dv) {
-		fo_anomaly *a = fo_raise(&out[n++], FO_RULE_HARD_BRAKING,
-		                         f.accel >= th->decel_critical ? FO_SEV_CRITICAL : FO_SEV_WARNING, t);
+		fo_anomaly *a =
+		    fo_raise(&out[n++], FO_RULE_HARD_BRAKING,
+		             f.accel >= th->decel_critical ? FO_SEV_CRITICAL : FO_SEV_WARNING, t);
 		fo_feat(a, "acceleration_magnitude", f.accel);
 		fo_feat(a, "velocity_delta", f.dv);
 		fo_feat(a, "speed", t->vel_mag);
@@ -144,7 +145,8 @@ int fo_detect(const fo_thresholds *th, fo_vdet *v, const fo_telemetry *t, uint32
 	if (frame_agents != FO_AGENTS_UNKNOWN) {
 		if (v->have_agents && v->agents > frame_agents &&
 		    v->agents - frame_agents > th->scene_agent_drop) {
-			fo_anomaly *a = fo_raise(&out[n++], FO_RULE_SCENE_AGENT_DROP, FO_SEV_WARNING, t);
+			fo_anomaly *a =
+			    fo_raise(&out[n++], FO_RULE_SCENE_AGENT_DROP, FO_SEV_WARNING, t);
 			fo_feat(a, "agents_before", v->agents);
 			fo_feat(a, "agents_now", frame_agents);
 			fo_feat(a, "agents_lost", v->agents - frame_agents);

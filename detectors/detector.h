@@ -51,7 +51,7 @@ typedef struct fo_vdet {
 	uint8_t n;                  /* entries in h */
 	uint8_t head;               /* next slot to write */
 	uint8_t have_agents;
-	uint32_t agents;            /* ego: active agents in its last frame */
+	uint32_t agents;                     /* ego: active agents in its last frame */
 	uint32_t quiet_until[FO_RULE_COUNT]; /* cool-down: frame before which a rule stays quiet */
 	uint8_t fired[FO_RULE_COUNT];
 } fo_vdet;
@@ -70,8 +70,8 @@ int fo_detect(const fo_thresholds *th, fo_vdet *v, const fo_telemetry *t, uint32
  * any threshold: what calibration looks at. Fills without recording t;
  * a feature that needs history it does not have is NAN. */
 typedef struct fo_features {
-	double accel;        /* |a| */
-	double dv;           /* speed change over the decel window */
+	double accel; /* |a| */
+	double dv;    /* speed change over the decel window */
 	double label_drop;
 	double position_jump;
 	double yaw_jump;

@@ -19,23 +19,29 @@ typedef struct fo_thr_field {
 	double lo, hi, def;
 } fo_thr_field;
 
-#define FO_D(n, lo, hi, def) {#n, offsetof(fo_thresholds, n), 0, lo, hi, def}
-#define FO_U(n, lo, hi, def) {#n, offsetof(fo_thresholds, n), 1, lo, hi, def}
+#define FO_D(n, lo, hi, def)                                                                       \
+	{                                                                                          \
+#n, offsetof(fo_thresholds, n), 0, lo, hi, def                                     \
+	}
+#define FO_U(n, lo, hi, def)                                                                       \
+	{                                                                                          \
+#n, offsetof(fo_thresholds, n), 1, lo, hi, def                                     \
+	}
 
 static const fo_thr_field fo_thr_fields[] = {
-	FO_D(decel_accel, 0, 1000, 3.0),
-	FO_D(decel_dv, -1000, 0, -5.0),
-	FO_D(decel_critical, 0, 1000, 5.0),
-	FO_U(decel_window, 2, 10, 5),
-	FO_D(label_drop, 0, 1, 0.2),
-	FO_D(position_jump, 0, 1000, 2.0),
-	FO_D(yaw_jump, 0, 7, 0.5),
-	FO_D(yaw_min_speed, 0, 100, 0.0),
-	FO_U(perception_window, 2, 10, 3),
-	FO_U(dropout_frames, 1, 1000, 3),
-	FO_U(scene_agent_drop, 0, 100000, 5),
-	FO_U(cooldown_frames, 0, 100000, 20),
-	FO_U(min_track_length, 1, 1000, 2),
+    FO_D(decel_accel, 0, 1000, 3.0),
+    FO_D(decel_dv, -1000, 0, -5.0),
+    FO_D(decel_critical, 0, 1000, 5.0),
+    FO_U(decel_window, 2, 10, 5),
+    FO_D(label_drop, 0, 1, 0.2),
+    FO_D(position_jump, 0, 1000, 2.0),
+    FO_D(yaw_jump, 0, 7, 0.5),
+    FO_D(yaw_min_speed, 0, 100, 0.0),
+    FO_U(perception_window, 2, 10, 3),
+    FO_U(dropout_frames, 1, 1000, 3),
+    FO_U(scene_agent_drop, 0, 100000, 5),
+    FO_U(cooldown_frames, 0, 100000, 20),
+    FO_U(min_track_length, 1, 1000, 2),
 };
 
 #define FO_NFIELDS (sizeof(fo_thr_fields) / sizeof(fo_thr_fields[0]))
@@ -92,11 +98,13 @@ int fo_thresholds_load(fo_thresholds *th, const char *path, char *err, size_t er
 			if (strcmp(fo_thr_fields[i].name, it->string) == 0)
 				fd = &fo_thr_fields[i];
 		if (!fd) {
-			snprintf(err, errsz, "%s: values.%s is not a known threshold", path, it->string);
+			snprintf(err, errsz, "%s: values.%s is not a known threshold", path,
+			         it->string);
 			cJSON_Delete(j);
 			return -1;
 		}
-		if (!cJSON_IsNumber(it) || !(it->valuedouble >= fd->lo && it->valuedouble <= fd->hi) ||
+		if (!cJSON_IsNumber(it) ||
+		    !(it->valuedouble >= fd->lo && it->valuedouble <= fd->hi) ||
 		    (fd->is_u32 && it->valuedouble != floor(it->valuedouble))) {
 			snprintf(err, errsz, "%s: values.%s must be a%s number in [%g, %g]", path,
 			         it->string, fd->is_u32 ? "n integer" : "", fd->lo, fd->hi);

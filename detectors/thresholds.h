@@ -12,24 +12,24 @@
 
 typedef struct fo_thresholds {
 	/* sudden_deceleration over the last decel_window frames */
-	double decel_accel;       /* |a| above this (m/s^2) */
-	double decel_dv;          /* and speed change over the window below this (m/s) */
-	double decel_critical;    /* |a| at or above this: CRITICAL, else WARNING */
-	uint32_t decel_window;    /* frames */
+	double decel_accel;    /* |a| above this (m/s^2) */
+	double decel_dv;       /* and speed change over the window below this (m/s) */
+	double decel_critical; /* |a| at or above this: CRITICAL, else WARNING */
+	uint32_t decel_window; /* frames */
 	/* perception_instability over the last perception_window frames */
-	double label_drop;        /* fall of max label probability */
-	double position_jump;     /* m off the position predicted from the last velocity */
-	double yaw_jump;          /* rad between consecutive frames */
-	double yaw_min_speed;     /* m/s: a slower object's heading is not judged */
+	double label_drop;    /* fall of max label probability */
+	double position_jump; /* m off the position predicted from the last velocity */
+	double yaw_jump;      /* rad between consecutive frames */
+	double yaw_min_speed; /* m/s: a slower object's heading is not judged */
 	uint32_t perception_window;
 	/* dropout */
-	uint32_t dropout_frames;  /* unseen for more than this many frames: INFO */
+	uint32_t dropout_frames;   /* unseen for more than this many frames: INFO */
 	uint32_t scene_agent_drop; /* active agents falling by more than this: WARNING */
 	/* one lasting condition is one anomaly */
-	uint32_t cooldown_frames; /* per vehicle and rule */
+	uint32_t cooldown_frames;  /* per vehicle and rule */
 	uint32_t min_track_length; /* observations before braking and perception rules apply */
 	/* provenance, as written by the calibration tool */
-	char source[256];         /* "defaults" or the file loaded */
+	char source[256]; /* "defaults" or the file loaded */
 	char dataset[256];
 	char calibrated_at[32];
 	double percentile;

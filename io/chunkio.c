@@ -110,7 +110,8 @@ static int fo_chunkio_schedule(fo_chunkio *cio)
 		s->err = 0;
 		s->done = 0;
 		s->len = 0;
-		snprintf(s->path, sizeof(s->path), "%s/%" PRIu64, cio->dir, cio->seq[cio->next_sched]);
+		snprintf(s->path, sizeof(s->path), "%s/%" PRIu64, cio->dir,
+		         cio->seq[cio->next_sched]);
 		cio->next_sched++;
 		s->fd = open(s->path, O_RDONLY | O_CLOEXEC);
 		struct stat st;

@@ -28,11 +28,11 @@ typedef struct fo_chunkio fo_chunkio;
 
 /* One file as read: valid from fo_chunkio_next until fo_chunkio_release. */
 typedef struct fo_chunk {
-	uint64_t index;     /* the chunk index given to fo_chunkio_begin */
-	const char *path;   /* the file's path */
+	uint64_t index;   /* the chunk index given to fo_chunkio_begin */
+	const char *path; /* the file's path */
 	const uint8_t *data;
 	size_t len;
-	int err;            /* 0, or -errno: -ENOENT for a missing file */
+	int err; /* 0, or -errno: -ENOENT for a missing file */
 } fo_chunk;
 
 /* Creates a reader with `depth` reads in flight (1..64). AUTO tries io_uring

@@ -14,14 +14,14 @@
 #include <limits.h>
 
 typedef struct fo_cslot {
-	uint64_t seq;     /* position in the sequence */
+	uint64_t seq; /* position in the sequence */
 	int fd;
 	uint8_t *buf;
 	size_t cap;
-	size_t len;       /* file size at open */
-	size_t done;      /* bytes read so far */
+	size_t len;  /* file size at open */
+	size_t done; /* bytes read so far */
 	int err;
-	int state;        /* FO_CS_FREE, _READING, _READY, _HELD */
+	int state; /* FO_CS_FREE, _READING, _READY, _HELD */
 	char path[PATH_MAX + 32];
 } fo_cslot;
 
@@ -46,11 +46,11 @@ extern const fo_chunkio_ops fo_chunkio_pread_ops;
 
 struct fo_chunkio {
 	const fo_chunkio_ops *ops;
-	void *be;          /* backend state */
+	void *be; /* backend state */
 	unsigned depth;
-	fo_cslot *slots;   /* depth slots; sequence position p uses p % depth */
+	fo_cslot *slots; /* depth slots; sequence position p uses p % depth */
 	char dir[PATH_MAX];
-	uint64_t *seq;     /* chunk indices */
+	uint64_t *seq; /* chunk indices */
 	size_t nseq;
 	size_t next_sched; /* next sequence position to schedule */
 	size_t next_out;   /* next sequence position to hand out */

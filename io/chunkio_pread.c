@@ -72,10 +72,10 @@ static void fo_pread_fini(fo_chunkio *cio)
 }
 
 const fo_chunkio_ops fo_chunkio_pread_ops = {
-	.name = "pread",
-	.init = fo_pread_init,
-	.submit = fo_pread_submit,
-	.flush = fo_pread_flush,
-	.wait = fo_pread_wait,
-	.fini = fo_pread_fini,
+    .name = "pread",
+    .init = fo_pread_init,
+    .submit = fo_pread_submit,
+    .flush = fo_pread_flush,
+    .wait = fo_pread_wait,
+    .fini = fo_pread_fini,
 };

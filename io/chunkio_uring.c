@@ -71,10 +71,10 @@ static void fo_uring_fini(fo_chunkio *cio)
 }
 
 const fo_chunkio_ops fo_chunkio_uring_ops = {
-	.name = "io_uring",
-	.init = fo_uring_init,
-	.submit = fo_uring_submit,
-	.flush = fo_uring_flush,
-	.wait = fo_uring_wait,
-	.fini = fo_uring_fini,
+    .name = "io_uring",
+    .init = fo_uring_init,
+    .submit = fo_uring_submit,
+    .flush = fo_uring_flush,
+    .wait = fo_uring_wait,
+    .fini = fo_uring_fini,
 };

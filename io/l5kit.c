@@ -30,15 +30,14 @@ struct fo_l5kit {
 	fo_chunkio *frames_io, *agents_io;
 	fo_zarr_cursor *frames_c, *agents_c;
 	/* the current pass */
-	fo_l5kit_pick *sel;  /* scene and absolute frame range [frame_lo, frame_hi) */
+	fo_l5kit_pick *sel; /* scene and absolute frame range [frame_lo, frame_hi) */
 	uint64_t *sel_lo, *sel_hi;
 	size_t nsel, k;
-	uint64_t f;        /* next frame (global index) */
-	uint64_t prev_a1;  /* end of the previous frame's agents */
+	uint64_t f;       /* next frame (global index) */
+	uint64_t prev_a1; /* end of the previous frame's agents */
 	fo_obs *obs;
 	size_t obs_cap;
 };
-
 
 const char *fo_l5kit_path(const fo_l5kit *ds)
 {
@@ -78,8 +77,8 @@ static int fo_is(const fo_zarr_field *f, fo_zarr_kind kind, uint32_t size)
 static int fo_l5kit_resolve(fo_l5kit *ds, char *err, size_t errsz)
 {
 	const fo_zarr_array *s = &ds->scenes_a, *f = &ds->frames_a, *a = &ds->agents_a;
-#define FO_REQ(dst, arr, name, n)                                                  \
-	if (!((dst) = fo_zarr_field_require((arr), (name), (n), err, errsz)))      \
+#define FO_REQ(dst, arr, name, n)                                                                  \
+	if (!((dst) = fo_zarr_field_require((arr), (name), (n), err, errsz)))                      \
 		return -1;
 	FO_REQ(ds->s_frames, s, "frame_index_interval", 2);
 	FO_REQ(ds->f_ts, f, "timestamp", 1);
@@ -104,12 +103,15 @@ static int fo_l5kit_resolve(fo_l5kit *ds, char *err, size_t errsz)
 	if (ds->s_end && ds->s_end->kind != FO_ZK_INT && ds->s_end->kind != FO_ZK_UINT)
 		ds->s_end = NULL;
 	if (ds->f_ts->kind == FO_ZK_FLOAT) {
-		fo_errf(err, errsz, "%s/.zarray: field \"frames.timestamp\" has dtype %s, expected an integer (ns)",
-		        f->dir, ds->f_ts->typestr);
+		fo_errf(
+		    err, errsz,
+		    "%s/.zarray: field \"frames.timestamp\" has dtype %s, expected an integer (ns)",
+		    f->dir, ds->f_ts->typestr);
 		return -1;
 	}
 	if (ds->a_track->kind == FO_ZK_FLOAT) {
-		fo_errf(err, errsz, "%s/.zarray: field \"agents.track_id\" has dtype %s, expected an integer",
+		fo_errf(err, errsz,
+		        "%s/.zarray: field \"agents.track_id\" has dtype %s, expected an integer",
 		        a->dir, ds->a_track->typestr);
 		return -1;
 	}
@@ -144,7 +146,9 @@ static int fo_l5kit_load_scenes(fo_l5kit *ds, char *err, size_t errsz)
 		int64_t f0 = fo_zarr_get_i64(r, ds->s_frames, 0);
 		int64_t f1 = fo_zarr_get_i64(r, ds->s_frames, 1);
 		if (f0 < 0 || f1 < f0 || (uint64_t)f1 > ds->frames_a.shape) {
-			fo_errf(err, errsz, "%s: scene %u has frame_index_interval [%" PRId64 ", %" PRId64 ") outside the frames array of %" PRIu64 " frames",
+			fo_errf(err, errsz,
+			        "%s: scene %u has frame_index_interval [%" PRId64 ", %" PRId64
+			        ") outside the frames array of %" PRIu64 " frames",
 			        sa->dir, i, f0, f1, ds->frames_a.shape);
 			rc = -1;
 			break;
@@ -197,9 +201,8 @@ fo_l5kit *fo_l5kit_open(const char *path, const fo_l5kit_conf *conf, char *err, 
 		fo_errf(err, errsz, "%s: out of memory", ds->path);
 		goto fail;
 	}
-	if (conf->decode_threads &&
-	    fo_zarr_cursor_set_decoders(ds->agents_c, conf->decode_threads, conf->backend, ra, err,
-	                                errsz) < 0)
+	if (conf->decode_threads && fo_zarr_cursor_set_decoders(ds->agents_c, conf->decode_threads,
+	                                                        conf->backend, ra, err, errsz) < 0)
 		goto fail;
 	if (fo_l5kit_load_scenes(ds, err, errsz) < 0)
 		goto fail;
@@ -235,7 +238,9 @@ static int fo_l5kit_agent_interval(fo_l5kit *ds, const uint8_t *fr, uint64_t fi,
 	int64_t lo = fo_zarr_get_i64(fr, ds->f_agents, 0);
 	int64_t hi = fo_zarr_get_i64(fr, ds->f_agents, 1);
 	if (lo < 0 || hi < lo || (uint64_t)hi > ds->agents_a.shape) {
-		fo_errf(err, errsz, "%s: frame %" PRIu64 " has agent_index_interval [%" PRId64 ", %" PRId64 ") outside the agents array of %" PRIu64 " records",
+		fo_errf(err, errsz,
+		        "%s: frame %" PRIu64 " has agent_index_interval [%" PRId64 ", %" PRId64
+		        ") outside the agents array of %" PRIu64 " records",
 		        ds->frames_a.dir, fi, lo, hi, ds->agents_a.shape);
 		return -1;
 	}
@@ -278,8 +283,8 @@ int fo_l5kit_begin(fo_l5kit *ds, const uint32_t *scenes, size_t n, uint64_t *fra
 	return rc;
 }
 
-int fo_l5kit_begin_picks(fo_l5kit *ds, const fo_l5kit_pick *picks, size_t m,
-                         uint64_t *frames_out, uint64_t *agents_out, char *err, size_t errsz)
+int fo_l5kit_begin_picks(fo_l5kit *ds, const fo_l5kit_pick *picks, size_t m, uint64_t *frames_out,
+                         uint64_t *agents_out, char *err, size_t errsz)
 {
 	fo_l5kit_pick *sel = mi_malloc((m ? m : 1) * sizeof(*sel));
 	uint64_t *flo = mi_malloc((m ? m : 1) * sizeof(*flo));
@@ -296,8 +301,9 @@ int fo_l5kit_begin_picks(fo_l5kit *ds, const fo_l5kit_pick *picks, size_t m,
 	qsort(sel, m, sizeof(*sel), fo_pick_cmp);
 	for (size_t i = 0; i < m; i++) {
 		if (sel[i].scene >= ds->nscenes) {
-			fo_errf(err, errsz, "%s: scene %u does not exist (the dataset has %u scenes)",
-			        ds->path, sel[i].scene, ds->nscenes);
+			fo_errf(err, errsz,
+			        "%s: scene %u does not exist (the dataset has %u scenes)", ds->path,
+			        sel[i].scene, ds->nscenes);
 			goto out;
 		}
 		if (i && sel[i].scene == sel[i - 1].scene) {
@@ -328,7 +334,9 @@ int fo_l5kit_begin_picks(fo_l5kit *ds, const fo_l5kit_pick *picks, size_t m,
 		if (!r || fo_l5kit_agent_interval(ds, r, fhi[i] - 1, &b0, &b1, err, errsz) < 0)
 			goto out;
 		if (b1 < a0) {
-			fo_errf(err, errsz, "%s: scene %u's last frame ends its agents at %" PRIu64 ", before its first frame's start %" PRIu64,
+			fo_errf(err, errsz,
+			        "%s: scene %u's last frame ends its agents at %" PRIu64
+			        ", before its first frame's start %" PRIu64,
 			        ds->frames_a.dir, sel[i].scene, b1, a0);
 			goto out;
 		}
@@ -460,7 +468,9 @@ int fo_l5kit_next(fo_l5kit *ds, fo_l5kit_frame *out, char *err, size_t errsz)
 	if (fo_l5kit_agent_interval(ds, fr, fi, &a0, &a1, err, errsz) < 0)
 		return -1;
 	if (a0 < ds->prev_a1) {
-		fo_errf(err, errsz, "%s: frame %" PRIu64 " has agent_index_interval [%" PRIu64 ", %" PRIu64 ") overlapping the previous frame's agents (which end at %" PRIu64 ")",
+		fo_errf(err, errsz,
+		        "%s: frame %" PRIu64 " has agent_index_interval [%" PRIu64 ", %" PRIu64
+		        ") overlapping the previous frame's agents (which end at %" PRIu64 ")",
 		        ds->frames_a.dir, fi, a0, a1, ds->prev_a1);
 		return -1;
 	}
@@ -472,7 +482,8 @@ int fo_l5kit_next(fo_l5kit *ds, fo_l5kit_frame *out, char *err, size_t errsz)
 			cap *= 2;
 		fo_obs *o = mi_realloc_aligned(ds->obs, cap * sizeof(*o), 64);
 		if (!o) {
-			fo_errf(err, errsz, "%s: out of memory for a frame of %zu agents", ds->path, need);
+			fo_errf(err, errsz, "%s: out of memory for a frame of %zu agents", ds->path,
+			        need);
 			return -1;
 		}
 		ds->obs = o;
@@ -491,9 +502,14 @@ int fo_l5kit_next(fo_l5kit *ds, fo_l5kit_frame *out, char *err, size_t errsz)
 	/* ego_rotation is row-major 3x3: yaw = atan2(R[1][0], R[0][0]) */
 	o->yaw = atan2(fo_zarr_get_f64(fr, ds->f_rot, 3), fo_zarr_get_f64(fr, ds->f_rot, 0));
 	o->label_probability = 1.0;
-	if (!isfinite(o->pos[0]) || !isfinite(o->pos[1]) || !isfinite(o->pos[2]) || !isfinite(o->yaw)) {
-		fo_errf(err, errsz, "%s/%" PRIu64 ": frame record %" PRIu64 " (chunk %" PRIu64 " of array \"frames\"): ego_translation or ego_rotation is not finite; the chunk is corrupt or the data is bad",
-		        ds->frames_a.dir, fi / ds->frames_a.chunk_len, fi, fi / ds->frames_a.chunk_len);
+	if (!isfinite(o->pos[0]) || !isfinite(o->pos[1]) || !isfinite(o->pos[2]) ||
+	    !isfinite(o->yaw)) {
+		fo_errf(err, errsz,
+		        "%s/%" PRIu64 ": frame record %" PRIu64 " (chunk %" PRIu64
+		        " of array \"frames\"): ego_translation or ego_rotation is not finite; the "
+		        "chunk is corrupt or the data is bad",
+		        ds->frames_a.dir, fi / ds->frames_a.chunk_len, fi,
+		        fi / ds->frames_a.chunk_len);
 		return -1;
 	}
 	o++;
@@ -514,7 +530,10 @@ int fo_l5kit_next(fo_l5kit *ds, fo_l5kit_frame *out, char *err, size_t errsz)
 			const char *bad = fo_l5kit_obs_check(o);
 			if (bad) {
 				uint64_t at = ai + k;
-				fo_errf(err, errsz, "%s/%" PRIu64 ": agent record %" PRIu64 " (chunk %" PRIu64 " of array \"agents\"): %s; the chunk is corrupt or the data is bad",
+				fo_errf(err, errsz,
+				        "%s/%" PRIu64 ": agent record %" PRIu64 " (chunk %" PRIu64
+				        " of array \"agents\"): %s; the chunk is corrupt or the "
+				        "data is bad",
 				        ds->agents_a.dir, at / ds->agents_a.chunk_len, at,
 				        at / ds->agents_a.chunk_len, bad);
 				return -1;
@@ -595,7 +614,8 @@ long fo_l5kit_parse_scenes(const char *spec, uint32_t count, uint32_t **out, cha
 		continue;
 	range:
 		mi_free(v);
-		fo_errf(err, errsz, "--scenes \"%s\": range %lu-%lu is outside the dataset's scenes 0-%ld",
+		fo_errf(err, errsz,
+		        "--scenes \"%s\": range %lu-%lu is outside the dataset's scenes 0-%ld",
 		        spec, lo, hi, (long)count - 1);
 		return -1;
 	}

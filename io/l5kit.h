@@ -40,11 +40,11 @@ typedef struct fo_l5kit_scene {
 /* One frame: obs[0] is the ego, obs[1..n) the agents in record order. */
 typedef struct fo_l5kit_frame {
 	uint32_t scene;
-	uint32_t frame;         /* index within its scene */
-	uint64_t frame_global;  /* index in the frames array */
+	uint32_t frame;        /* index within its scene */
+	uint64_t frame_global; /* index in the frames array */
 	int64_t ts_ns;
 	size_t n;
-	const fo_obs *obs;      /* valid until the next fo_l5kit_next */
+	const fo_obs *obs; /* valid until the next fo_l5kit_next */
 } fo_l5kit_frame;
 
 /* Opens the dataset at path (a directory ending in .zarr). conf may be NULL

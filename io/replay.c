@@ -23,8 +23,7 @@
 #include <string.h>
 #include <time.h>
 
-void fo_replay_session_id(fo_uuid *out, const char *dataset, const char *scenes,
-                          const char *name)
+void fo_replay_session_id(fo_uuid *out, const char *dataset, const char *scenes, const char *name)
 {
 	if (name) {
 		if (fo_uuid_parse(out, name) == 0)
@@ -47,8 +46,7 @@ long fo_golden_load(const char *path, fo_l5kit_pick **out, char *err, size_t err
 		return -1;
 	const cJSON *scenes = j ? cJSON_GetObjectItemCaseSensitive(j, "scenes") : NULL;
 	if (!cJSON_IsArray(scenes) || cJSON_GetArraySize(scenes) == 0) {
-		snprintf(err, errsz, "%s: %s", path,
-		         "expected a non-empty \"scenes\" list");
+		snprintf(err, errsz, "%s: %s", path, "expected a non-empty \"scenes\" list");
 		cJSON_Delete(j);
 		return -1;
 	}
@@ -65,8 +63,10 @@ long fo_golden_load(const char *path, fo_l5kit_pick **out, char *err, size_t err
 		             cJSON_IsNumber(cJSON_GetArrayItem(fr, 1)) &&
 		             cJSON_GetArrayItem(fr, 0)->valuedouble >= 0 &&
 		             cJSON_GetArrayItem(fr, 1)->valuedouble >=
-		                     cJSON_GetArrayItem(fr, 0)->valuedouble))) {
-			snprintf(err, errsz, "%s: scenes[%ld] needs \"index\" >= 0 and optional \"frames\": [lo, hi] with 0 <= lo <= hi",
+		                 cJSON_GetArrayItem(fr, 0)->valuedouble))) {
+			snprintf(err, errsz,
+			         "%s: scenes[%ld] needs \"index\" >= 0 and optional \"frames\": "
+			         "[lo, hi] with 0 <= lo <= hi",
 			         path, k);
 			mi_free(p);
 			cJSON_Delete(j);
@@ -74,8 +74,9 @@ long fo_golden_load(const char *path, fo_l5kit_pick **out, char *err, size_t err
 		}
 		p[k].scene = (uint32_t)idx->valuedouble;
 		p[k].frame_lo = fr ? (uint32_t)cJSON_GetArrayItem(fr, 0)->valuedouble : 0;
-		p[k].frame_hi = fr ? (uint32_t)fmin(cJSON_GetArrayItem(fr, 1)->valuedouble, UINT32_MAX)
-		                   : UINT32_MAX;
+		p[k].frame_hi =
+		    fr ? (uint32_t)fmin(cJSON_GetArrayItem(fr, 1)->valuedouble, UINT32_MAX)
+		       : UINT32_MAX;
 		k++;
 	}
 	cJSON_Delete(j);
@@ -111,12 +112,13 @@ int fo_replay_run(const fo_replay_conf *conf, fo_replay_result *res, char *err, 
 			goto out;
 	} else {
 		if (conf->scenes) {
-			nsel = fo_l5kit_parse_scenes(conf->scenes, fo_l5kit_scene_count(ds), &sel, err,
-			                             errsz);
+			nsel = fo_l5kit_parse_scenes(conf->scenes, fo_l5kit_scene_count(ds), &sel,
+			                             err, errsz);
 			if (nsel < 0)
 				goto out;
 		}
-		if (fo_l5kit_begin(ds, sel, (size_t)nsel, &total_frames, &total_agents, err, errsz) < 0)
+		if (fo_l5kit_begin(ds, sel, (size_t)nsel, &total_frames, &total_agents, err,
+		                   errsz) < 0)
 			goto out;
 	}
 	res->events_total = total_frames + total_agents;
@@ -152,7 +154,8 @@ int fo_replay_run(const fo_replay_conf *conf, fo_replay_result *res, char *err, 
 			int64_t gap = fr.ts_ns - last_ts;
 			if (res->frames && gap > 0 && gap <= 1000000000LL)
 				frame_dt = (int64_t)((double)gap / conf->speed);
-			int64_t due = scene_offset + (int64_t)((double)(fr.ts_ns - scene_ts0) / conf->speed);
+			int64_t due =
+			    scene_offset + (int64_t)((double)(fr.ts_ns - scene_ts0) / conf->speed);
 			last_due = due;
 			last_ts = fr.ts_ns;
 			fo_sleep_until(t0 + due);

@@ -22,12 +22,12 @@ struct fo_replay_result;
 
 typedef struct fo_replay_conf {
 	const char *dataset;
-	const char *scenes;       /* selection spec, NULL for all */
-	const char *golden;       /* golden-scenes file (scenes + frame ranges), or NULL */
-	double speed;             /* times real time; 0 = as fast as possible */
+	const char *scenes; /* selection spec, NULL for all */
+	const char *golden; /* golden-scenes file (scenes + frame ranges), or NULL */
+	double speed;       /* times real time; 0 = as fast as possible */
 	fo_l5kit_conf io;
-	const char *session_id;   /* NULL: derived from dataset path and scenes */
-	double progress_interval; /* seconds between on_progress calls; 0 = none */
+	const char *session_id;      /* NULL: derived from dataset path and scenes */
+	double progress_interval;    /* seconds between on_progress calls; 0 = none */
 	volatile sig_atomic_t *stop; /* set asynchronously to stop early */
 	/* called once the pass is planned (res has the totals), then with every
 	 * frame (obs[0] is the ego) when it is due; a negative return stops the
@@ -50,8 +50,7 @@ typedef struct fo_replay_result {
 /* Derives the replay session id: UUIDv5 of the FleetOps namespace and
  * "replay:<dataset realpath>:<scenes or *>", or of a given name (a UUID
  * given as name is used as is). */
-void fo_replay_session_id(fo_uuid *out, const char *dataset, const char *scenes,
-                          const char *name);
+void fo_replay_session_id(fo_uuid *out, const char *dataset, const char *scenes, const char *name);
 
 /* Loads a golden-scenes file: {"name", "description", "scenes": [{"index": N,
  * "frames": [lo, hi], "description": "..."}]} ("frames" optional: all).

@@ -12,9 +12,9 @@
 #include <string.h>
 
 static const char *const fo_topic_names[FO_TOPIC_COUNT] = {
-	"raw_telemetry",
-	"anomalies",
-	"operator_actions",
+    "raw_telemetry",
+    "anomalies",
+    "operator_actions",
 };
 
 const char *fo_topic_name(fo_topic t)
@@ -56,8 +56,8 @@ const char *fo_sink_kind(const fo_sink *s)
 	return s->ops->kind;
 }
 
-int fo_sink_emit(fo_sink *s, fo_topic t, const char *key, size_t klen, const char *val,
-                 size_t vlen, int64_t emit_ns, char *err, size_t errsz)
+int fo_sink_emit(fo_sink *s, fo_topic t, const char *key, size_t klen, const char *val, size_t vlen,
+                 int64_t emit_ns, char *err, size_t errsz)
 {
 	s->st.emitted[t]++;
 	s->st.bytes += vlen;
@@ -97,7 +97,9 @@ int fo_sink_close(fo_sink *s, int timeout_ms, fo_sink_stats *st, char *err, size
 		for (int t = 0; t < FO_TOPIC_COUNT; t++) {
 			uint64_t lost = s->st.emitted[t] - s->st.delivered[t];
 			if (lost) {
-				snprintf(err, errsz, "%" PRIu64 " of %" PRIu64 " events for topic %s were not delivered",
+				snprintf(err, errsz,
+				         "%" PRIu64 " of %" PRIu64
+				         " events for topic %s were not delivered",
 				         lost, s->st.emitted[t], fo_topic_name((fo_topic)t));
 				rc = -1;
 				break;
@@ -137,8 +139,8 @@ static int fo_null_close(fo_sink *s, int timeout_ms, char *err, size_t errsz)
 }
 
 const fo_sink_ops fo_sink_null_ops = {
-	.kind = "null",
-	.open = fo_null_open,
-	.emit = fo_null_emit,
-	.close = fo_null_close,
+    .kind = "null",
+    .open = fo_null_open,
+    .emit = fo_null_emit,
+    .close = fo_null_close,
 };

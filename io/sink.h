@@ -31,9 +31,9 @@ const char *fo_topic_name(fo_topic t);
 typedef struct fo_sink fo_sink;
 
 typedef struct fo_sink_conf {
-	const char *spec;      /* "null", "ndjson:DIR" or "kafka" */
-	unsigned topics;       /* FO_TOPIC_BIT()s this role produces */
-	const char *brokers;   /* kafka: bootstrap servers */
+	const char *spec;         /* "null", "ndjson:DIR" or "kafka" */
+	unsigned topics;          /* FO_TOPIC_BIT()s this role produces */
+	const char *brokers;      /* kafka: bootstrap servers */
 	const char *const *props; /* kafka: extra "key=value" librdkafka settings */
 	size_t nprops;
 	const char *client_id; /* kafka: client.id */
@@ -44,7 +44,7 @@ typedef struct fo_sink_stats {
 	uint64_t delivered[FO_TOPIC_COUNT]; /* confirmed (kafka) or written */
 	uint64_t failed[FO_TOPIC_COUNT];
 	uint64_t bytes;
-	uint64_t queue_full_waits;          /* kafka backpressure episodes */
+	uint64_t queue_full_waits; /* kafka backpressure episodes */
 } fo_sink_stats;
 
 /* Creates the sink. For kafka, connects and checks that every topic of
@@ -60,8 +60,8 @@ const char *fo_sink_kind(const fo_sink *s);
  * (serving delivery reports) while the producer queue is full. Returns 0,
  * or -1 if the sink has failed for good (err filled: a write error, a fatal
  * producer error). */
-int fo_sink_emit(fo_sink *s, fo_topic t, const char *key, size_t klen, const char *val,
-                 size_t vlen, int64_t emit_ns, char *err, size_t errsz);
+int fo_sink_emit(fo_sink *s, fo_topic t, const char *key, size_t klen, const char *val, size_t vlen,
+                 int64_t emit_ns, char *err, size_t errsz);
 
 /* Histograms (one per topic, fo_hist from core/hist.h) the sink records
  * "emit -> delivered" latency into, when the event is written (ndjson,

@@ -65,7 +65,9 @@ static void fo_kafka_error_cb(rd_kafka_t *rk, int err, const char *reason, void 
 static void fo_kafka_log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
 {
 	(void)rk;
-	fo_log(level <= 3 ? FO_LOG_ERROR : level <= 4 ? FO_LOG_WARN : FO_LOG_DEBUG,
+	fo_log(level <= 3   ? FO_LOG_ERROR
+	       : level <= 4 ? FO_LOG_WARN
+	                    : FO_LOG_DEBUG,
 	       "kafka_log", buf, FO_KS("facility", fac));
 }
 
@@ -94,7 +96,9 @@ static int fo_kafka_check_topics(fo_kafka *k, const char *brokers, unsigned topi
 	const struct rd_kafka_metadata *md = NULL;
 	rd_kafka_resp_err_t e = rd_kafka_metadata(k->rk, 1, NULL, &md, 10000);
 	if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
-		snprintf(err, errsz, "cannot reach Kafka at %s within 10 s: %s (is the broker up? ./tools/fleetops up)",
+		snprintf(err, errsz,
+		         "cannot reach Kafka at %s within 10 s: %s (is the broker up? "
+		         "./tools/fleetops up)",
 		         brokers, rd_kafka_err2str(e));
 		return -1;
 	}
@@ -108,7 +112,9 @@ static int fo_kafka_check_topics(fo_kafka *k, const char *brokers, unsigned topi
 			    md->topics[i].err == RD_KAFKA_RESP_ERR_NO_ERROR)
 				found = 1;
 		if (!found) {
-			snprintf(err, errsz, "topic %s does not exist on %s (create the topics with ./tools/services.sh topics)",
+			snprintf(err, errsz,
+			         "topic %s does not exist on %s (create the topics with "
+			         "./tools/services.sh topics)",
 			         fo_topic_name((fo_topic)t), brokers);
 			rc = -1;
 		}
@@ -134,21 +140,22 @@ static int fo_kafka_open(fo_sink *s, const char *arg, char *err, size_t errsz)
 	k->s = s;
 	rd_kafka_conf_t *conf = rd_kafka_conf_new();
 	const char *defaults[] = {
-		"enable.idempotence=true",
-		"acks=all",
-		"compression.type=lz4",
-		"linger.ms=5",
-		"batch.size=1048576",
-		"batch.num.messages=100000",
-		"queue.buffering.max.messages=1000000",
-		"queue.buffering.max.kbytes=1048576",
-		"partitioner=murmur2_random",
-		"message.timeout.ms=120000",
+	    "enable.idempotence=true",
+	    "acks=all",
+	    "compression.type=lz4",
+	    "linger.ms=5",
+	    "batch.size=1048576",
+	    "batch.num.messages=100000",
+	    "queue.buffering.max.messages=1000000",
+	    "queue.buffering.max.kbytes=1048576",
+	    "partitioner=murmur2_random",
+	    "message.timeout.ms=120000",
 	};
 	char kv[1024];
 	snprintf(kv, sizeof(kv), "bootstrap.servers=%s", brokers);
 	int bad = fo_kafka_set(conf, kv, err, errsz) < 0;
-	snprintf(kv, sizeof(kv), "client.id=%s", s->conf.client_id ? s->conf.client_id : "fleetopsd");
+	snprintf(kv, sizeof(kv), "client.id=%s",
+	         s->conf.client_id ? s->conf.client_id : "fleetopsd");
 	bad = bad || fo_kafka_set(conf, kv, err, errsz) < 0;
 	for (size_t i = 0; !bad && i < sizeof(defaults) / sizeof(defaults[0]); i++)
 		bad = fo_kafka_set(conf, defaults[i], err, errsz) < 0;
@@ -188,13 +195,15 @@ static int fo_kafka_emit(fo_sink *s, fo_topic t, const char *key, size_t klen, c
 {
 	fo_kafka *k = s->be;
 	if (k->fatal || !k->rkt[t]) {
-		snprintf(err, errsz, "%s", k->fatal ? k->first_error : "topic not produced by this role");
+		snprintf(err, errsz, "%s",
+		         k->fatal ? k->first_error : "topic not produced by this role");
 		return -1;
 	}
 	for (;;) {
-		if (rd_kafka_produce(k->rkt[t], RD_KAFKA_PARTITION_UA, RD_KAFKA_MSG_F_COPY,
-		                     (void *)val, vlen, key, klen,
-		                     (void *)(uintptr_t)((uint64_t)(emit_ns > 0 ? emit_ns : 0) << 2 | t)) == 0)
+		if (rd_kafka_produce(
+		        k->rkt[t], RD_KAFKA_PARTITION_UA, RD_KAFKA_MSG_F_COPY, (void *)val, vlen,
+		        key, klen,
+		        (void *)(uintptr_t)((uint64_t)(emit_ns > 0 ? emit_ns : 0) << 2 | t)) == 0)
 			return 0;
 		rd_kafka_resp_err_t e = rd_kafka_last_error();
 		if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
@@ -247,9 +256,9 @@ static int fo_kafka_close(fo_sink *s, int timeout_ms, char *err, size_t errsz)
 }
 
 const fo_sink_ops fo_sink_kafka_ops = {
-	.kind = "kafka",
-	.open = fo_kafka_open,
-	.emit = fo_kafka_emit,
-	.poll = fo_kafka_poll,
-	.close = fo_kafka_close,
+    .kind = "kafka",
+    .open = fo_kafka_open,
+    .emit = fo_kafka_emit,
+    .poll = fo_kafka_poll,
+    .close = fo_kafka_close,
 };

@@ -90,8 +90,8 @@ static int fo_ndjson_close(fo_sink *s, int timeout_ms, char *err, size_t errsz)
 }
 
 const fo_sink_ops fo_sink_ndjson_ops = {
-	.kind = "ndjson",
-	.open = fo_ndjson_open,
-	.emit = fo_ndjson_emit,
-	.close = fo_ndjson_close,
+    .kind = "ndjson",
+    .open = fo_ndjson_open,
+    .emit = fo_ndjson_emit,
+    .close = fo_ndjson_close,
 };

@@ -19,7 +19,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-
 int fo_zarr_group_check(const char *group_dir, char *err, size_t errsz)
 {
 	char path[PATH_MAX + 16];
@@ -64,10 +63,8 @@ static int fo_parse_typestr(const char *ts, fo_zarr_field *f)
 	case 'U':
 		sz *= 4; /* UTF-32 code units */
 		break;
-	case 'S':
-		break;
-	default:
-		return -1;
+	case 'S': break;
+	default: return -1;
 	}
 	/* multi-byte numbers must be little-endian ('<'), or '|' for bytes */
 	if (order == '>' && (kind == 'U' || sz > 1))
@@ -80,14 +77,15 @@ static int fo_parse_typestr(const char *ts, fo_zarr_field *f)
 	return 0;
 }
 
-static int fo_parse_dtype(fo_zarr_array *a, const cJSON *dtype, const char *path,
-                          char *err, size_t errsz)
+static int fo_parse_dtype(fo_zarr_array *a, const cJSON *dtype, const char *path, char *err,
+                          size_t errsz)
 {
 	uint32_t off = 0;
 	if (cJSON_IsString(dtype)) { /* a plain array: one unnamed field */
 		fo_zarr_field *f = &a->fields[0];
 		if (fo_parse_typestr(dtype->valuestring, f) < 0) {
-			fo_errf(err, errsz, "%s: unsupported dtype \"%s\"", path, dtype->valuestring);
+			fo_errf(err, errsz, "%s: unsupported dtype \"%s\"", path,
+			        dtype->valuestring);
 			return -1;
 		}
 		snprintf(f->name, sizeof(f->name), "%s", a->name);
@@ -97,7 +95,8 @@ static int fo_parse_dtype(fo_zarr_array *a, const cJSON *dtype, const char *path
 		return 0;
 	}
 	if (!cJSON_IsArray(dtype) || cJSON_GetArraySize(dtype) == 0) {
-		fo_errf(err, errsz, "%s: dtype must be a typestr or a non-empty list of fields", path);
+		fo_errf(err, errsz, "%s: dtype must be a typestr or a non-empty list of fields",
+		        path);
 		return -1;
 	}
 	a->structured = 1;
@@ -105,7 +104,8 @@ static int fo_parse_dtype(fo_zarr_array *a, const cJSON *dtype, const char *path
 	cJSON_ArrayForEach(it, dtype)
 	{
 		if (a->nfields == FO_ZARR_MAX_FIELDS) {
-			fo_errf(err, errsz, "%s: dtype has more than %d fields", path, FO_ZARR_MAX_FIELDS);
+			fo_errf(err, errsz, "%s: dtype has more than %d fields", path,
+			        FO_ZARR_MAX_FIELDS);
 			return -1;
 		}
 		fo_zarr_field *f = &a->fields[a->nfields];
@@ -113,7 +113,8 @@ static int fo_parse_dtype(fo_zarr_array *a, const cJSON *dtype, const char *path
 		const cJSON *name = cJSON_GetArrayItem(it, 0);
 		const cJSON *ts = cJSON_GetArrayItem(it, 1);
 		if (!cJSON_IsArray(it) || n < 2 || n > 3 || !cJSON_IsString(name)) {
-			fo_errf(err, errsz, "%s: dtype field %d is not [name, type] or [name, type, shape]",
+			fo_errf(err, errsz,
+			        "%s: dtype field %d is not [name, type] or [name, type, shape]",
 			        path, a->nfields);
 			return -1;
 		}
@@ -129,13 +130,16 @@ static int fo_parse_dtype(fo_zarr_array *a, const cJSON *dtype, const char *path
 		if (n == 3) {
 			const cJSON *shape = cJSON_GetArrayItem(it, 2), *d;
 			if (!cJSON_IsArray(shape)) {
-				fo_errf(err, errsz, "%s: field \"%s\" shape is not a list", path, f->name);
+				fo_errf(err, errsz, "%s: field \"%s\" shape is not a list", path,
+				        f->name);
 				return -1;
 			}
 			cJSON_ArrayForEach(d, shape)
 			{
-				if (!cJSON_IsNumber(d) || d->valuedouble < 0 || d->valuedouble > 1e6) {
-					fo_errf(err, errsz, "%s: field \"%s\" has a bad shape", path, f->name);
+				if (!cJSON_IsNumber(d) || d->valuedouble < 0 ||
+				    d->valuedouble > 1e6) {
+					fo_errf(err, errsz, "%s: field \"%s\" has a bad shape",
+					        path, f->name);
 					return -1;
 				}
 				count *= (uint64_t)d->valuedouble;
@@ -195,8 +199,8 @@ static int fo_b64_decode(const char *s, uint8_t *out, size_t n)
 	return o == n ? 0 : -1;
 }
 
-static int fo_parse_fill(fo_zarr_array *a, const cJSON *fv, const char *path,
-                         char *err, size_t errsz)
+static int fo_parse_fill(fo_zarr_array *a, const cJSON *fv, const char *path, char *err,
+                         size_t errsz)
 {
 	a->fill = mi_zalloc(a->itemsize);
 	if (!a->fill) {
@@ -206,7 +210,8 @@ static int fo_parse_fill(fo_zarr_array *a, const cJSON *fv, const char *path,
 	if (!fv || cJSON_IsNull(fv))
 		return 0;
 	if (a->structured) {
-		if (!cJSON_IsString(fv) || fo_b64_decode(fv->valuestring, a->fill, a->itemsize) < 0) {
+		if (!cJSON_IsString(fv) ||
+		    fo_b64_decode(fv->valuestring, a->fill, a->itemsize) < 0) {
 			fo_errf(err, errsz, "%s: fill_value is not base64 of one %zu-byte record",
 			        path, a->itemsize);
 			return -1;
@@ -238,8 +243,8 @@ static int fo_parse_fill(fo_zarr_array *a, const cJSON *fv, const char *path,
 	return 0;
 }
 
-int fo_zarr_array_open(fo_zarr_array *a, const char *group_dir, const char *name,
-                       char *err, size_t errsz)
+int fo_zarr_array_open(fo_zarr_array *a, const char *group_dir, const char *name, char *err,
+                       size_t errsz)
 {
 	memset(a, 0, sizeof(*a));
 	snprintf(a->name, sizeof(a->name), "%s", name);
@@ -304,8 +309,9 @@ int fo_zarr_array_open(fo_zarr_array *a, const char *group_dir, const char *name
 			goto out;
 		}
 		if (strcmp(id->valuestring, "blosc") != 0) {
-			fo_errf(err, errsz, "%s: unsupported compressor \"%s\" (supported: blosc, none)",
-			        path, id->valuestring);
+			fo_errf(err, errsz,
+			        "%s: unsupported compressor \"%s\" (supported: blosc, none)", path,
+			        id->valuestring);
 			goto out;
 		}
 		a->codec = FO_ZC_BLOSC;
@@ -317,7 +323,8 @@ int fo_zarr_array_open(fo_zarr_array *a, const char *group_dir, const char *name
 	if (fo_parse_dtype(a, dtype, path, err, errsz) < 0)
 		goto out;
 	if (a->chunk_len > (1ull << 34) / a->itemsize) {
-		fo_errf(err, errsz, "%s: chunks of %" PRIu64 " records are too large", path, a->chunk_len);
+		fo_errf(err, errsz, "%s: chunks of %" PRIu64 " records are too large", path,
+		        a->chunk_len);
 		goto out;
 	}
 	if (fo_parse_fill(a, fill, path, err, errsz) < 0)
@@ -362,8 +369,8 @@ const fo_zarr_field *fo_zarr_field_require(const fo_zarr_array *a, const char *n
 	}
 	if (f->count < min_count) {
 		fo_errf(err, errsz,
-		        "%s/.zarray: field \"%s.%s\" has %u elements, expected at least %u",
-		        a->dir, a->name, name, f->count, min_count);
+		        "%s/.zarray: field \"%s.%s\" has %u elements, expected at least %u", a->dir,
+		        a->name, name, f->count, min_count);
 		return NULL;
 	}
 	return f;
@@ -378,13 +385,15 @@ uint64_t fo_zarr_chunk_records(const fo_zarr_array *a, uint64_t idx)
 	return n < a->chunk_len ? n : a->chunk_len;
 }
 
-int fo_zarr_chunk_decode(const fo_zarr_array *a, uint64_t idx, const void *src,
-                         size_t srclen, void *dst, int nthreads, char *err, size_t errsz)
+int fo_zarr_chunk_decode(const fo_zarr_array *a, uint64_t idx, const void *src, size_t srclen,
+                         void *dst, int nthreads, char *err, size_t errsz)
 {
 	size_t want = (size_t)a->chunk_len * a->itemsize;
 	if (a->codec == FO_ZC_NONE) {
 		if (srclen != want) {
-			fo_errf(err, errsz, "%s/%" PRIu64 ": chunk %" PRIu64 " of array \"%s\" holds %zu bytes, expected %zu",
+			fo_errf(err, errsz,
+			        "%s/%" PRIu64 ": chunk %" PRIu64
+			        " of array \"%s\" holds %zu bytes, expected %zu",
 			        a->dir, idx, idx, a->name, srclen, want);
 			return -1;
 		}
@@ -392,31 +401,44 @@ int fo_zarr_chunk_decode(const fo_zarr_array *a, uint64_t idx, const void *src,
 		return 0;
 	}
 	if (srclen < BLOSC_MIN_HEADER_LENGTH) {
-		fo_errf(err, errsz, "%s/%" PRIu64 ": chunk %" PRIu64 " of array \"%s\" is truncated (%zu bytes, shorter than a Blosc header)",
+		fo_errf(err, errsz,
+		        "%s/%" PRIu64 ": chunk %" PRIu64
+		        " of array \"%s\" is truncated (%zu bytes, shorter than a Blosc header)",
 		        a->dir, idx, idx, a->name, srclen);
 		return -1;
 	}
 	size_t nbytes = 0, cbytes = 0, blocksize = 0;
 	blosc_cbuffer_sizes(src, &nbytes, &cbytes, &blocksize);
 	if (cbytes != srclen) {
-		fo_errf(err, errsz, "%s/%" PRIu64 ": chunk %" PRIu64 " of array \"%s\" is %s: the Blosc header says %zu compressed bytes, the file has %zu",
-		        a->dir, idx, idx, a->name, cbytes > srclen ? "truncated" : "corrupt", cbytes, srclen);
+		fo_errf(err, errsz,
+		        "%s/%" PRIu64 ": chunk %" PRIu64
+		        " of array \"%s\" is %s: the Blosc header says %zu compressed bytes, the "
+		        "file has %zu",
+		        a->dir, idx, idx, a->name, cbytes > srclen ? "truncated" : "corrupt",
+		        cbytes, srclen);
 		return -1;
 	}
 	if (nbytes != want) {
-		fo_errf(err, errsz, "%s/%" PRIu64 ": chunk %" PRIu64 " of array \"%s\" decodes to %zu bytes, expected %zu (%" PRIu64 " records of %zu bytes)",
+		fo_errf(err, errsz,
+		        "%s/%" PRIu64 ": chunk %" PRIu64
+		        " of array \"%s\" decodes to %zu bytes, expected %zu (%" PRIu64
+		        " records of %zu bytes)",
 		        a->dir, idx, idx, a->name, nbytes, want, a->chunk_len, a->itemsize);
 		return -1;
 	}
 	size_t vn = 0;
 	if (blosc_cbuffer_validate(src, srclen, &vn) < 0 || vn != want) {
-		fo_errf(err, errsz, "%s/%" PRIu64 ": chunk %" PRIu64 " of array \"%s\" has a corrupt Blosc header",
+		fo_errf(err, errsz,
+		        "%s/%" PRIu64 ": chunk %" PRIu64
+		        " of array \"%s\" has a corrupt Blosc header",
 		        a->dir, idx, idx, a->name);
 		return -1;
 	}
 	int r = blosc_decompress_ctx(src, dst, want, nthreads);
 	if (r < 0 || (size_t)r != want) {
-		fo_errf(err, errsz, "%s/%" PRIu64 ": chunk %" PRIu64 " of array \"%s\" is corrupt (Blosc error %d)",
+		fo_errf(err, errsz,
+		        "%s/%" PRIu64 ": chunk %" PRIu64
+		        " of array \"%s\" is corrupt (Blosc error %d)",
 		        a->dir, idx, idx, a->name, r);
 		return -1;
 	}
@@ -492,15 +514,15 @@ struct fo_zarr_cursor {
 	const fo_zarr_array *a;
 	fo_chunkio *cio;
 	int blosc_threads;
-	uint8_t *buf;       /* one decoded chunk (inline mode) */
+	uint8_t *buf;        /* one decoded chunk (inline mode) */
 	const uint8_t *data; /* the chunk the caller is on */
-	uint64_t cur;       /* chunk index in data, UINT64_MAX if none */
-	uint64_t *plan;     /* planned chunk indices, ascending */
-	size_t nplan, pos;  /* pos: next planned chunk not yet taken */
+	uint64_t cur;        /* chunk index in data, UINT64_MAX if none */
+	uint64_t *plan;      /* planned chunk indices, ascending */
+	size_t nplan, pos;   /* pos: next planned chunk not yet taken */
 	uint64_t file_bytes, decoded_bytes, chunks;
-	fo_decoder *dec;    /* decoder mode: ndec decoders */
+	fo_decoder *dec; /* decoder mode: ndec decoders */
 	unsigned ndec;
-	fo_decoder *held;   /* decoder whose slot the caller holds */
+	fo_decoder *held; /* decoder whose slot the caller holds */
 	atomic_int stop;
 };
 
@@ -619,7 +641,8 @@ int fo_zarr_cursor_set_decoders(fo_zarr_cursor *c, unsigned n, fo_chunkio_backen
 		if (!(d->cio = fo_chunkio_new(be, readahead, err, errsz)))
 			return -1;
 		for (int k = 0; k < FO_DEC_SLOTS; k++)
-			if (!(d->slots[k].buf = mi_malloc_aligned(c->a->chunk_len * c->a->itemsize, 64))) {
+			if (!(d->slots[k].buf =
+			          mi_malloc_aligned(c->a->chunk_len * c->a->itemsize, 64))) {
 				fo_errf(err, errsz, "out of memory for decode buffers");
 				return -1;
 			}
@@ -654,14 +677,16 @@ static int fo_u64_cmp(const void *x, const void *y)
 	return a < b ? -1 : a > b;
 }
 
-int fo_zarr_cursor_begin(fo_zarr_cursor *c, const uint64_t *lo, const uint64_t *hi,
-                         size_t n, char *err, size_t errsz)
+int fo_zarr_cursor_begin(fo_zarr_cursor *c, const uint64_t *lo, const uint64_t *hi, size_t n,
+                         char *err, size_t errsz)
 {
 	const fo_zarr_array *a = c->a;
 	size_t total = 0;
 	for (size_t k = 0; k < n; k++) {
 		if (lo[k] > hi[k] || hi[k] > a->shape) {
-			fo_errf(err, errsz, "%s: records [%" PRIu64 ", %" PRIu64 ") are outside array \"%s\" of %" PRIu64 " records",
+			fo_errf(err, errsz,
+			        "%s: records [%" PRIu64 ", %" PRIu64
+			        ") are outside array \"%s\" of %" PRIu64 " records",
 			        a->dir, lo[k], hi[k], a->name, a->shape);
 			return -1;
 		}
@@ -676,7 +701,8 @@ int fo_zarr_cursor_begin(fo_zarr_cursor *c, const uint64_t *lo, const uint64_t *
 	size_t m = 0;
 	for (size_t k = 0; k < n; k++)
 		if (hi[k] > lo[k])
-			for (uint64_t ch = lo[k] / a->chunk_len; ch <= (hi[k] - 1) / a->chunk_len; ch++)
+			for (uint64_t ch = lo[k] / a->chunk_len; ch <= (hi[k] - 1) / a->chunk_len;
+			     ch++)
 				plan[m++] = ch;
 	qsort(plan, m, sizeof(*plan), fo_u64_cmp);
 	size_t u = 0;
@@ -694,7 +720,8 @@ int fo_zarr_cursor_begin(fo_zarr_cursor *c, const uint64_t *lo, const uint64_t *
 	if (!c->dec) {
 		int r = fo_chunkio_begin(c->cio, a->dir, plan, u);
 		if (r < 0) {
-			fo_errf(err, errsz, "%s: cannot start chunk reads: %s", a->dir, strerror(-r));
+			fo_errf(err, errsz, "%s: cannot start chunk reads: %s", a->dir,
+			        strerror(-r));
 			return -1;
 		}
 		return 0;
@@ -768,7 +795,9 @@ const uint8_t *fo_zarr_cursor_get(fo_zarr_cursor *c, uint64_t i, char *err, size
 	uint64_t ch = i / a->chunk_len;
 	if (ch != c->cur) {
 		if (i >= a->shape) {
-			fo_errf(err, errsz, "%s: record %" PRIu64 " is outside array \"%s\" of %" PRIu64 " records",
+			fo_errf(err, errsz,
+			        "%s: record %" PRIu64 " is outside array \"%s\" of %" PRIu64
+			        " records",
 			        a->dir, i, a->name, a->shape);
 			return NULL;
 		}
@@ -777,7 +806,9 @@ const uint8_t *fo_zarr_cursor_get(fo_zarr_cursor *c, uint64_t i, char *err, size
 			if (fo_zarr_cursor_take(c, 0, err, errsz) < 0)
 				return NULL;
 		if (c->pos >= c->nplan || c->plan[c->pos] != ch) {
-			fo_errf(err, errsz, "%s: record %" PRIu64 " (chunk %" PRIu64 ") of array \"%s\" was read out of order",
+			fo_errf(err, errsz,
+			        "%s: record %" PRIu64 " (chunk %" PRIu64
+			        ") of array \"%s\" was read out of order",
 			        a->dir, i, ch, a->name);
 			return NULL;
 		}
@@ -799,8 +830,8 @@ const uint8_t *fo_zarr_cursor_span(fo_zarr_cursor *c, uint64_t i, uint64_t *avai
 	return r;
 }
 
-void fo_zarr_cursor_stats(const fo_zarr_cursor *c, uint64_t *file_bytes,
-                          uint64_t *decoded_bytes, uint64_t *chunks)
+void fo_zarr_cursor_stats(const fo_zarr_cursor *c, uint64_t *file_bytes, uint64_t *decoded_bytes,
+                          uint64_t *chunks)
 {
 	*file_bytes = c->file_bytes;
 	*decoded_bytes = c->decoded_bytes;

@@ -25,7 +25,7 @@
 #include <string.h>
 
 #define FO_ZARR_MAX_FIELDS 32
-#define FO_ZARR_NAME_MAX 64
+#define FO_ZARR_NAME_MAX   64
 
 typedef enum fo_zarr_kind {
 	FO_ZK_FLOAT = 'f',
@@ -38,7 +38,7 @@ typedef enum fo_zarr_kind {
 
 typedef struct fo_zarr_field {
 	char name[FO_ZARR_NAME_MAX];
-	char typestr[16];   /* as written, e.g. "<f8" */
+	char typestr[16]; /* as written, e.g. "<f8" */
 	fo_zarr_kind kind;
 	uint32_t elem_size; /* bytes per element */
 	uint32_t count;     /* elements: product of the field's shape */
@@ -48,24 +48,24 @@ typedef struct fo_zarr_field {
 typedef enum fo_zarr_codec { FO_ZC_NONE = 0, FO_ZC_BLOSC } fo_zarr_codec;
 
 typedef struct fo_zarr_array {
-	char dir[PATH_MAX];           /* the array's directory */
-	char name[FO_ZARR_NAME_MAX];  /* the array's name within its group */
-	uint64_t shape;               /* records */
-	uint64_t chunk_len;           /* records per chunk */
+	char dir[PATH_MAX];          /* the array's directory */
+	char name[FO_ZARR_NAME_MAX]; /* the array's name within its group */
+	uint64_t shape;              /* records */
+	uint64_t chunk_len;          /* records per chunk */
 	uint64_t nchunks;
-	size_t itemsize;              /* bytes per record */
+	size_t itemsize; /* bytes per record */
 	fo_zarr_field fields[FO_ZARR_MAX_FIELDS];
 	int nfields;
-	int structured;               /* dtype is a list of fields */
+	int structured; /* dtype is a list of fields */
 	fo_zarr_codec codec;
-	uint8_t *fill;                /* one record of fill_value (zeros if null) */
+	uint8_t *fill; /* one record of fill_value (zeros if null) */
 } fo_zarr_array;
 
 /* Opens group_dir/name/.zarray. Returns 0, or -1 with err naming the file
  * and what is wrong (missing, malformed JSON, unsupported compressor,
  * filters, dtype, shape or order). Free with fo_zarr_array_close. */
-int fo_zarr_array_open(fo_zarr_array *a, const char *group_dir, const char *name,
-                       char *err, size_t errsz);
+int fo_zarr_array_open(fo_zarr_array *a, const char *group_dir, const char *name, char *err,
+                       size_t errsz);
 void fo_zarr_array_close(fo_zarr_array *a);
 
 /* Checks that group_dir holds a zarr v2 group (.zgroup with zarr_format 2). */
@@ -88,8 +88,8 @@ uint64_t fo_zarr_chunk_records(const fo_zarr_array *a, uint64_t idx);
  * length (truncation) and the decoded size against chunk_len * itemsize.
  * nthreads: Blosc decompression threads. Returns 0 or -1 with err naming
  * the chunk file and the array. Any thread, no shared state. */
-int fo_zarr_chunk_decode(const fo_zarr_array *a, uint64_t idx, const void *src,
-                         size_t srclen, void *dst, int nthreads, char *err, size_t errsz);
+int fo_zarr_chunk_decode(const fo_zarr_array *a, uint64_t idx, const void *src, size_t srclen,
+                         void *dst, int nthreads, char *err, size_t errsz);
 
 /* Fills n records of dst with fill_value (a missing chunk file). */
 void fo_zarr_chunk_fill(const fo_zarr_array *a, void *dst, uint64_t n);
@@ -112,20 +112,43 @@ static inline double fo_zarr_get_f64(const uint8_t *rec, const fo_zarr_field *f,
 	case FO_ZK_INT:
 		switch (f->elem_size) {
 		case 1: return (int8_t)*p;
-		case 2: { int16_t v; memcpy(&v, p, 2); return v; }
-		case 4: { int32_t v; memcpy(&v, p, 4); return v; }
-		default: { int64_t v; memcpy(&v, p, 8); return (double)v; }
+		case 2: {
+			int16_t v;
+			memcpy(&v, p, 2);
+			return v;
+		}
+		case 4: {
+			int32_t v;
+			memcpy(&v, p, 4);
+			return v;
+		}
+		default: {
+			int64_t v;
+			memcpy(&v, p, 8);
+			return (double)v;
+		}
 		}
 	case FO_ZK_UINT:
 	case FO_ZK_BOOL:
 		switch (f->elem_size) {
 		case 1: return *p;
-		case 2: { uint16_t v; memcpy(&v, p, 2); return v; }
-		case 4: { uint32_t v; memcpy(&v, p, 4); return v; }
-		default: { uint64_t v; memcpy(&v, p, 8); return (double)v; }
+		case 2: {
+			uint16_t v;
+			memcpy(&v, p, 2);
+			return v;
 		}
-	default:
-		return 0.0;
+		case 4: {
+			uint32_t v;
+			memcpy(&v, p, 4);
+			return v;
+		}
+		default: {
+			uint64_t v;
+			memcpy(&v, p, 8);
+			return (double)v;
+		}
+		}
+	default: return 0.0;
 	}
 }
 
@@ -136,9 +159,31 @@ static inline int64_t fo_zarr_get_i64(const uint8_t *rec, const fo_zarr_field *f
 		return (int64_t)fo_zarr_get_f64(rec, f, i);
 	switch (f->elem_size) {
 	case 1: return f->kind == FO_ZK_INT ? (int8_t)*p : *p;
-	case 2: { if (f->kind == FO_ZK_INT) { int16_t v; memcpy(&v, p, 2); return v; } uint16_t v; memcpy(&v, p, 2); return v; }
-	case 4: { if (f->kind == FO_ZK_INT) { int32_t v; memcpy(&v, p, 4); return v; } uint32_t v; memcpy(&v, p, 4); return v; }
-	default: { int64_t v; memcpy(&v, p, 8); return v; }
+	case 2: {
+		if (f->kind == FO_ZK_INT) {
+			int16_t v;
+			memcpy(&v, p, 2);
+			return v;
+		}
+		uint16_t v;
+		memcpy(&v, p, 2);
+		return v;
+	}
+	case 4: {
+		if (f->kind == FO_ZK_INT) {
+			int32_t v;
+			memcpy(&v, p, 4);
+			return v;
+		}
+		uint32_t v;
+		memcpy(&v, p, 4);
+		return v;
+	}
+	default: {
+		int64_t v;
+		memcpy(&v, p, 8);
+		return v;
+	}
 	}
 }
 
@@ -167,8 +212,8 @@ int fo_zarr_cursor_set_decoders(fo_zarr_cursor *c, unsigned n, fo_chunkio_backen
 
 /* Plans to read the chunks covering the record ranges [lo[k], hi[k]) (any
  * order, may overlap); reads start at once. Returns 0 or -1 with err. */
-int fo_zarr_cursor_begin(fo_zarr_cursor *c, const uint64_t *lo, const uint64_t *hi,
-                         size_t n, char *err, size_t errsz);
+int fo_zarr_cursor_begin(fo_zarr_cursor *c, const uint64_t *lo, const uint64_t *hi, size_t n,
+                         char *err, size_t errsz);
 
 /* Returns record i, or NULL with err (bad chunk file, record outside the
  * planned ranges or before the current chunk). i must not go back to an
@@ -183,7 +228,7 @@ const uint8_t *fo_zarr_cursor_span(fo_zarr_cursor *c, uint64_t i, uint64_t *avai
                                    size_t errsz);
 
 /* Bytes read from chunk files and decoded so far (for throughput figures). */
-void fo_zarr_cursor_stats(const fo_zarr_cursor *c, uint64_t *file_bytes,
-                          uint64_t *decoded_bytes, uint64_t *chunks);
+void fo_zarr_cursor_stats(const fo_zarr_cursor *c, uint64_t *file_bytes, uint64_t *decoded_bytes,
+                          uint64_t *chunks);
 
 #endif

@@ -20,7 +20,7 @@
 #include <string.h>
 #include <unistd.h>
 
-static int cold; /* drop the page cache before every timed pass */
+static int cold;          /* drop the page cache before every timed pass */
 static unsigned decoders; /* decode threads (0: decode on the reading thread) */
 
 static double best_of(double a, double b)
@@ -53,7 +53,8 @@ static void *blosc_share_main(void *arg)
 	blosc_share *sh = arg;
 	uint8_t *dst = mi_malloc_aligned(sh->raw, 64);
 	for (size_t i = sh->first; i < sh->n; i += sh->step)
-		if (sh->bufs[i] && blosc_decompress_ctx(sh->bufs[i], dst, sh->raw, sh->threads) <= 0) {
+		if (sh->bufs[i] &&
+		    blosc_decompress_ctx(sh->bufs[i], dst, sh->raw, sh->threads) <= 0) {
 			fprintf(stderr, "chunk %zu: blosc error\n", i);
 			exit(1);
 		}
@@ -206,11 +207,13 @@ static double bench_reader(const char *path, int threads, int repeat, fo_chunkio
 int main(int argc, char **argv)
 {
 	if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
-		printf("usage: bench_zarr_read DATASET.zarr [--threads N] [--repeat N] [--io auto|pread] [--cold 1]\n"
-		       "       [--decoders N]   decode threads off the reading thread (default 0)\n"
-		       "Measures agents/s of FleetOps' zarr reader against c-blosc alone decoding\n"
-		       "the same agents chunks from memory (best of --repeat runs). Warm page cache\n"
-		       "by default; --cold 1 drops the page cache before every pass (root).\n");
+		printf(
+		    "usage: bench_zarr_read DATASET.zarr [--threads N] [--repeat N] [--io "
+		    "auto|pread] [--cold 1]\n"
+		    "       [--decoders N]   decode threads off the reading thread (default 0)\n"
+		    "Measures agents/s of FleetOps' zarr reader against c-blosc alone decoding\n"
+		    "the same agents chunks from memory (best of --repeat runs). Warm page cache\n"
+		    "by default; --cold 1 drops the page cache before every pass (root).\n");
 		return argc < 2 ? 2 : 0;
 	}
 	const char *path = argv[1];
@@ -241,20 +244,22 @@ int main(int argc, char **argv)
 	double rb = (double)nb / tb, rr = (double)na / tr, rc = (double)nc / tc;
 	printf("%-34s %12s %10s %14s\n", "measurement", "agents", "seconds", "agents/s");
 	printf("%-34s %12" PRIu64 " %10.4f %14.0f\n",
-	       decoders ? "c-blosc alone (chunk-parallel)" : "c-blosc alone (decode, memory)", nb, tb,
-	       rb);
+	       decoders ? "c-blosc alone (chunk-parallel)" : "c-blosc alone (decode, memory)", nb,
+	       tb, rb);
 	char label[64];
 	snprintf(label, sizeof(label), "fleetops read+decode (%s)", backend);
 	printf("%-34s %12" PRIu64 " %10.4f %14.0f\n", label, nc, tc, rc);
 	snprintf(label, sizeof(label), "fleetops frames+agents -> obs");
 	printf("%-34s %12" PRIu64 " %10.4f %14.0f\n", label, na, tr, rr);
 	printf("ratio read+decode / blosc-alone: %.3f; full stream / blosc-alone: %.3f "
-	       "(blosc threads %d, decode threads %u, best of %d)\n", rc / rb, rr / rb, threads,
-	       decoders, repeat);
-	printf("{\"bench\":\"zarr_read\",\"dataset\":\"%s\",\"threads\":%d,\"decoders\":%u,\"blosc_agents_per_s\":%.0f,"
+	       "(blosc threads %d, decode threads %u, best of %d)\n",
+	       rc / rb, rr / rb, threads, decoders, repeat);
+	printf("{\"bench\":\"zarr_read\",\"dataset\":\"%s\",\"threads\":%d,\"decoders\":%u,\"blosc_"
+	       "agents_per_s\":%.0f,"
 	       "\"read_decode_agents_per_s\":%.0f,\"stream_agents_per_s\":%.0f,"
 	       "\"ratio_read_decode\":%.3f,\"ratio_stream\":%.3f,\"io\":\"%s\",\"cache\":\"%s\"}\n",
-	       path, threads, decoders, rb, rc, rr, rc / rb, rr / rb, backend, cold ? "cold" : "warm");
+	       path, threads, decoders, rb, rc, rr, rc / rb, rr / rb, backend,
+	       cold ? "cold" : "warm");
 	blosc_destroy();
 	return 0;
 }

@@ -12,50 +12,50 @@
 
 static int fo_test_failures;
 
-#define FO_CHECK(cond)                                                                  \
-	do {                                                                            \
-		if (!(cond)) {                                                          \
-			fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
-			fo_test_failures++;                                             \
-		}                                                                       \
+#define FO_CHECK(cond)                                                                             \
+	do {                                                                                       \
+		if (!(cond)) {                                                                     \
+			fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);   \
+			fo_test_failures++;                                                        \
+		}                                                                                  \
 	} while (0)
 
-#define FO_CHECK_MSG(cond, ...)                                                         \
-	do {                                                                            \
-		if (!(cond)) {                                                          \
-			fprintf(stderr, "%s:%d: check failed: %s: ", __FILE__, __LINE__, #cond); \
-			fprintf(stderr, __VA_ARGS__);                                   \
-			fputc('\n', stderr);                                            \
-			fo_test_failures++;                                             \
-		}                                                                       \
+#define FO_CHECK_MSG(cond, ...)                                                                    \
+	do {                                                                                       \
+		if (!(cond)) {                                                                     \
+			fprintf(stderr, "%s:%d: check failed: %s: ", __FILE__, __LINE__, #cond);   \
+			fprintf(stderr, __VA_ARGS__);                                              \
+			fputc('\n', stderr);                                                       \
+			fo_test_failures++;                                                        \
+		}                                                                                  \
 	} while (0)
 
-#define FO_CHECK_NEAR(a, b, tol)                                                        \
-	do {                                                                            \
-		double _a = (a), _b = (b);                                              \
-		if (!(fabs(_a - _b) <= (tol))) {                                        \
-			fprintf(stderr, "%s:%d: %s = %.9g, expected %s = %.9g (tol %g)\n", \
-			        __FILE__, __LINE__, #a, _a, #b, _b, (double)(tol));     \
-			fo_test_failures++;                                             \
-		}                                                                       \
+#define FO_CHECK_NEAR(a, b, tol)                                                                   \
+	do {                                                                                       \
+		double _a = (a), _b = (b);                                                         \
+		if (!(fabs(_a - _b) <= (tol))) {                                                   \
+			fprintf(stderr, "%s:%d: %s = %.9g, expected %s = %.9g (tol %g)\n",         \
+			        __FILE__, __LINE__, #a, _a, #b, _b, (double)(tol));                \
+			fo_test_failures++;                                                        \
+		}                                                                                  \
 	} while (0)
 
-#define FO_CHECK_STR(a, b)                                                              \
-	do {                                                                            \
-		const char *_a = (a), *_b = (b);                                        \
-		if (!_a || strcmp(_a, _b) != 0) {                                       \
-			fprintf(stderr, "%s:%d: %s = \"%s\", expected \"%s\"\n", __FILE__, \
-			        __LINE__, #a, _a ? _a : "(null)", _b);                  \
-			fo_test_failures++;                                             \
-		}                                                                       \
+#define FO_CHECK_STR(a, b)                                                                         \
+	do {                                                                                       \
+		const char *_a = (a), *_b = (b);                                                   \
+		if (!_a || strcmp(_a, _b) != 0) {                                                  \
+			fprintf(stderr, "%s:%d: %s = \"%s\", expected \"%s\"\n", __FILE__,         \
+			        __LINE__, #a, _a ? _a : "(null)", _b);                             \
+			fo_test_failures++;                                                        \
+		}                                                                                  \
 	} while (0)
 
-#define FO_SKIP(...)                                                                    \
-	do {                                                                            \
-		printf("SKIP: ");                                                       \
-		printf(__VA_ARGS__);                                                    \
-		printf("\n");                                                           \
-		exit(77);                                                               \
+#define FO_SKIP(...)                                                                               \
+	do {                                                                                       \
+		printf("SKIP: ");                                                                  \
+		printf(__VA_ARGS__);                                                               \
+		printf("\n");                                                                      \
+		exit(77);                                                                          \
 	} while (0)
 
 static inline int fo_test_done(const char *name)

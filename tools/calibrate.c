@@ -67,9 +67,9 @@ static double fo_pct(fo_samples *s, double p)
 }
 
 enum { F_ACCEL, F_DV, F_LABEL, F_POS, F_YAW, F_AGENTS, F_COUNT };
-static const char *const fo_fnames[F_COUNT] = {"acceleration_magnitude", "velocity_delta",
-                                               "label_drop", "position_jump", "yaw_jump",
-                                               "scene_agent_drop"};
+static const char *const fo_fnames[F_COUNT] = {
+    "acceleration_magnitude", "velocity_delta", "label_drop",
+    "position_jump",          "yaw_jump",       "scene_agent_drop"};
 
 typedef struct fo_pass {
 	const fo_thresholds *th; /* NULL: collect features only */
@@ -114,12 +114,14 @@ static int fo_run_pass(const char *dataset, const fo_l5kit_pick *picks, size_t n
 			ps->obs++;
 			if (ps->th) {
 				fo_anomaly an[FO_RULE_COUNT];
-				ps->anomalies += (uint64_t)fo_detect(ps->th, &v->det, &t, agents, an);
+				ps->anomalies +=
+				    (uint64_t)fo_detect(ps->th, &v->det, &t, agents, an);
 				continue;
 			}
 			if (agents != FO_AGENTS_UNKNOWN) {
 				if (v->det.have_agents)
-					fo_samples_add(&ps->f[F_AGENTS], (double)v->det.agents - agents);
+					fo_samples_add(&ps->f[F_AGENTS],
+					               (double)v->det.agents - agents);
 				v->det.agents = agents;
 				v->det.have_agents = 1;
 			}
@@ -145,28 +147,27 @@ out:
 
 static void fo_usage(FILE *out)
 {
-	fputs(
-"usage: fleetops-calibrate --dataset PATH [--golden FILE | --scenes SPEC] [options]\n"
-"\n"
-"Derives detection thresholds from normal driving in golden scenes and writes\n"
-"thresholds.json for `fleetopsd run|detect --thresholds FILE`.\n"
-"\n"
-"  --dataset PATH          L5Kit zarr to learn from (real data is best:\n"
-"                          ../shared/l5kit/single_scene.zarr)\n"
-"  --golden FILE           scenes and frame ranges to use (config/golden/*.json)\n"
-"  --scenes SPEC           or scene indices/ranges (default: all)\n"
-"  --percentile P          quantile of each feature to set thresholds at\n"
-"                          (default 99.9; never below the rule book's default)\n"
-"  --min-track-length N    observations before a track counts as settled and\n"
-"                          braking/perception rules judge it (default 10)\n"
-"  --yaw-min-speed V       m/s below which heading changes are not judged\n"
-"                          (default 2.0: a slow object's heading is not defined)\n"
-"  --cooldown N            frames a rule stays quiet after firing (default 20)\n"
-"  --out FILE              where to write (default: thresholds.json)\n"
-"  -h, --help              this text\n"
-"\n"
-"Prints the anomaly rate per 1,000 vehicle-frames on the same scenes for the\n"
-"defaults without cool-down, the defaults with cool-down, and the result.\n",
+	fputs("usage: fleetops-calibrate --dataset PATH [--golden FILE | --scenes SPEC] [options]\n"
+	      "\n"
+	      "Derives detection thresholds from normal driving in golden scenes and writes\n"
+	      "thresholds.json for `fleetopsd run|detect --thresholds FILE`.\n"
+	      "\n"
+	      "  --dataset PATH          L5Kit zarr to learn from (real data is best:\n"
+	      "                          ../shared/l5kit/single_scene.zarr)\n"
+	      "  --golden FILE           scenes and frame ranges to use (config/golden/*.json)\n"
+	      "  --scenes SPEC           or scene indices/ranges (default: all)\n"
+	      "  --percentile P          quantile of each feature to set thresholds at\n"
+	      "                          (default 99.9; never below the rule book's default)\n"
+	      "  --min-track-length N    observations before a track counts as settled and\n"
+	      "                          braking/perception rules judge it (default 10)\n"
+	      "  --yaw-min-speed V       m/s below which heading changes are not judged\n"
+	      "                          (default 2.0: a slow object's heading is not defined)\n"
+	      "  --cooldown N            frames a rule stays quiet after firing (default 20)\n"
+	      "  --out FILE              where to write (default: thresholds.json)\n"
+	      "  -h, --help              this text\n"
+	      "\n"
+	      "Prints the anomaly rate per 1,000 vehicle-frames on the same scenes for the\n"
+	      "defaults without cool-down, the defaults with cool-down, and the result.\n",
 	      out);
 }
 
@@ -177,16 +178,16 @@ int main(int argc, char **argv)
 	double pct = 99.9, yaw_min_speed = 2.0;
 	unsigned min_len = 10, cooldown = 20;
 	static const struct option opts[] = {
-		{"dataset", required_argument, NULL, 'd'},
-		{"golden", required_argument, NULL, 'g'},
-		{"scenes", required_argument, NULL, 's'},
-		{"percentile", required_argument, NULL, 'p'},
-		{"min-track-length", required_argument, NULL, 'm'},
-		{"yaw-min-speed", required_argument, NULL, 'y'},
-		{"cooldown", required_argument, NULL, 'c'},
-		{"out", required_argument, NULL, 'o'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+	    {"dataset", required_argument, NULL, 'd'},
+	    {"golden", required_argument, NULL, 'g'},
+	    {"scenes", required_argument, NULL, 's'},
+	    {"percentile", required_argument, NULL, 'p'},
+	    {"min-track-length", required_argument, NULL, 'm'},
+	    {"yaw-min-speed", required_argument, NULL, 'y'},
+	    {"cooldown", required_argument, NULL, 'c'},
+	    {"out", required_argument, NULL, 'o'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	int c;
 	char *end;
@@ -199,14 +200,16 @@ int main(int argc, char **argv)
 		case 'p':
 			pct = strtod(optarg, &end);
 			if (*end || !(pct > 50 && pct < 100)) {
-				fprintf(stderr, "fleetops-calibrate: --percentile must be in (50, 100)\n");
+				fprintf(stderr,
+				        "fleetops-calibrate: --percentile must be in (50, 100)\n");
 				return 2;
 			}
 			break;
 		case 'y':
 			yaw_min_speed = strtod(optarg, &end);
 			if (*end || yaw_min_speed < 0) {
-				fprintf(stderr, "fleetops-calibrate: --yaw-min-speed must be >= 0\n");
+				fprintf(stderr,
+				        "fleetops-calibrate: --yaw-min-speed must be >= 0\n");
 				return 2;
 			}
 			break;
@@ -241,11 +244,13 @@ int main(int argc, char **argv)
 		if (ds) {
 			uint32_t *idx = NULL;
 			uint32_t count = fo_l5kit_scene_count(ds);
-			np = scenes ? fo_l5kit_parse_scenes(scenes, count, &idx, err, sizeof(err)) : count;
+			np = scenes ? fo_l5kit_parse_scenes(scenes, count, &idx, err, sizeof(err))
+			            : count;
 			if (np >= 0) {
 				picks = mi_calloc((size_t)(np ? np : 1), sizeof(*picks));
 				for (long i = 0; i < np; i++)
-					picks[i] = (fo_l5kit_pick){idx ? idx[i] : (uint32_t)i, 0, UINT32_MAX};
+					picks[i] = (fo_l5kit_pick){idx ? idx[i] : (uint32_t)i, 0,
+					                           UINT32_MAX};
 			}
 			mi_free(idx);
 			fo_l5kit_close(ds);
@@ -311,10 +316,12 @@ int main(int argc, char **argv)
 	                 (unsigned long long)feat.obs);
 	for (int i = 0; i < F_COUNT; i++)
 		n += snprintf(extra + n, sizeof(extra) - (size_t)n,
-		              "%s\"%s\":{\"samples\":%zu,\"p50\":%.4f,\"p99\":%.4f,\"p%g\":%.4f,\"p%g\":%.4f}",
-		              i ? "," : "", fo_fnames[i], feat.f[i].n, isfinite(q[i][0]) ? q[i][0] : 0,
-		              isfinite(q[i][1]) ? q[i][1] : 0, pct, isfinite(q[i][2]) ? q[i][2] : 0,
-		              100 - pct, isfinite(q[i][3]) ? q[i][3] : 0);
+		              "%s\"%s\":{\"samples\":%zu,\"p50\":%.4f,\"p99\":%.4f,\"p%g\":%.4f,"
+		              "\"p%g\":%.4f}",
+		              i ? "," : "", fo_fnames[i], feat.f[i].n,
+		              isfinite(q[i][0]) ? q[i][0] : 0, isfinite(q[i][1]) ? q[i][1] : 0, pct,
+		              isfinite(q[i][2]) ? q[i][2] : 0, 100 - pct,
+		              isfinite(q[i][3]) ? q[i][3] : 0);
 	snprintf(extra + n, sizeof(extra) - (size_t)n,
 	         "},\"anomalies_per_1000\":{\"defaults_no_cooldown\":%.3f,\"defaults\":%.3f,"
 	         "\"calibrated\":%.3f}}",

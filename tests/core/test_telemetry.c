@@ -9,8 +9,14 @@
 static fo_obs agent(uint32_t frame, int64_t ts_ms, double x, double y, double vx, double vy,
                     double yaw, double p)
 {
-	fo_obs o = {.scene = 7, .frame = frame, .track = 42, .ts_ns = ts_ms * 1000000,
-	            .pos = {x, y, 0}, .vel = {vx, vy}, .yaw = yaw, .label_probability = p};
+	fo_obs o = {.scene = 7,
+	            .frame = frame,
+	            .track = 42,
+	            .ts_ns = ts_ms * 1000000,
+	            .pos = {x, y, 0},
+	            .vel = {vx, vy},
+	            .yaw = yaw,
+	            .label_probability = p};
 	return o;
 }
 
@@ -53,8 +59,12 @@ int main(void)
 	/* ego: velocity from translation on all three axes, 0 at its first
 	 * frame; acceleration 0 at its first two frames */
 	fo_track et = {0};
-	fo_obs e = {.scene = 7, .frame = 0, .track = FO_TRACK_EGO, .ts_ns = 0,
-	            .pos = {10, 20, 30}, .label_probability = 1.0};
+	fo_obs e = {.scene = 7,
+	            .frame = 0,
+	            .track = FO_TRACK_EGO,
+	            .ts_ns = 0,
+	            .pos = {10, 20, 30},
+	            .label_probability = 1.0};
 	fo_telemetry_derive(&et, &e, &t);
 	FO_CHECK(t.vel_mag == 0.0 && t.acc_mag == 0.0);
 	e.frame = 1, e.ts_ns = 200000000, e.pos[0] = 11, e.pos[1] = 20, e.pos[2] = 30.2;
@@ -66,8 +76,8 @@ int main(void)
 	e.frame = 2, e.ts_ns = 400000000, e.pos[0] = 13, e.pos[2] = 30.2;
 	fo_telemetry_derive(&et, &e, &t);
 	FO_CHECK_NEAR(t.vel[0], 10.0, 1e-9);
-	FO_CHECK_NEAR(t.acc[0], 25.0, 1e-9);  /* (10 - 5) / 0.2 */
-	FO_CHECK_NEAR(t.acc[2], -5.0, 1e-9);  /* (0 - 1) / 0.2 */
+	FO_CHECK_NEAR(t.acc[0], 25.0, 1e-9); /* (10 - 5) / 0.2 */
+	FO_CHECK_NEAR(t.acc[2], -5.0, 1e-9); /* (0 - 1) / 0.2 */
 	FO_CHECK(t.track_length == 3);
 
 	FO_CHECK_NEAR(fo_wrap_pi(3 * M_PI), -M_PI, 1e-12);

@@ -72,7 +72,8 @@ int main(void)
 	FO_CHECK(fo_vmap_remove_scene(m, 5) == in_scene5);
 	FO_CHECK(fo_vmap_count(m) == count - in_scene5);
 	for (int i = 0; i < N; i++) {
-		fo_vkey key2 = {(uint32_t)i % 97, (uint32_t)i / 97 == 0 ? FO_TRACK_EGO : (uint64_t)i};
+		fo_vkey key2 = {(uint32_t)i % 97,
+		                (uint32_t)i / 97 == 0 ? FO_TRACK_EGO : (uint64_t)i};
 		int present = fo_vmap_get(m, key2) != NULL;
 		FO_CHECK(present == (ref[i] >= 0 && (uint32_t)i % 97 != 5));
 	}

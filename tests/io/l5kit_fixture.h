@@ -37,16 +37,16 @@ typedef struct fx_frame {
 #define FX_SCENE_SIZE 96
 
 static const char fx_agents_dtype[] =
-	"[[\"centroid\", \"<f8\", [2]], [\"extent\", \"<f4\", [3]], [\"yaw\", \"<f4\"], "
-	"[\"velocity\", \"<f4\", [2]], [\"track_id\", \"<u8\"], "
-	"[\"label_probabilities\", \"<f4\", [17]]]";
+    "[[\"centroid\", \"<f8\", [2]], [\"extent\", \"<f4\", [3]], [\"yaw\", \"<f4\"], "
+    "[\"velocity\", \"<f4\", [2]], [\"track_id\", \"<u8\"], "
+    "[\"label_probabilities\", \"<f4\", [17]]]";
 static const char fx_frames_dtype[] =
-	"[[\"timestamp\", \"<i8\"], [\"agent_index_interval\", \"<i8\", [2]], "
-	"[\"traffic_light_faces_index_interval\", \"<i8\", [2]], "
-	"[\"ego_translation\", \"<f8\", [3]], [\"ego_rotation\", \"<f8\", [3, 3]]]";
+    "[[\"timestamp\", \"<i8\"], [\"agent_index_interval\", \"<i8\", [2]], "
+    "[\"traffic_light_faces_index_interval\", \"<i8\", [2]], "
+    "[\"ego_translation\", \"<f8\", [3]], [\"ego_rotation\", \"<f8\", [3, 3]]]";
 static const char fx_scenes_dtype[] =
-	"[[\"frame_index_interval\", \"<i8\", [2]], [\"host\", \"<U16\"], "
-	"[\"start_time\", \"<i8\"], [\"end_time\", \"<i8\"]]";
+    "[[\"frame_index_interval\", \"<i8\", [2]], [\"host\", \"<U16\"], "
+    "[\"start_time\", \"<i8\"], [\"end_time\", \"<i8\"]]";
 
 static int fx_write_file(const char *path, const void *data, size_t len)
 {
@@ -160,10 +160,10 @@ static int fx_write_dataset(const char *root, const fx_frame *fr, int nframes, c
 	}
 	int rc = fx_write_array(root, "agents", fx_agents_dtype, ag, (size_t)nag, FX_AGENT_SIZE,
 	                        agents_chunk) |
-	         fx_write_array(root, "frames", fx_frames_dtype, fm, (size_t)nframes,
-	                        FX_FRAME_SIZE, 10000) |
-	         fx_write_array(root, "scenes", fx_scenes_dtype, sc, (size_t)nscenes,
-	                        FX_SCENE_SIZE, 10000);
+	         fx_write_array(root, "frames", fx_frames_dtype, fm, (size_t)nframes, FX_FRAME_SIZE,
+	                        10000) |
+	         fx_write_array(root, "scenes", fx_scenes_dtype, sc, (size_t)nscenes, FX_SCENE_SIZE,
+	                        10000);
 	free(ag);
 	free(fm);
 	free(sc);

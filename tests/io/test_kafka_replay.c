@@ -36,9 +36,7 @@ static int32_t murmur2(const uint8_t *data, int len)
 	switch (len % 4) {
 	case 3: h ^= (uint32_t)data[(len & ~3) + 2] << 16; /* fallthrough */
 	case 2: h ^= (uint32_t)data[(len & ~3) + 1] << 8;  /* fallthrough */
-	case 1:
-		h ^= data[len & ~3];
-		h *= m;
+	case 1: h ^= data[len & ~3]; h *= m;
 	}
 	h ^= h >> 13;
 	h *= m;
@@ -95,7 +93,8 @@ int main(void)
 		for (int i = 0; i < 50; i++) {
 			fr[i] = (fx_frame){.ts = 1000000000LL + i * 100000000LL, .nagents = 8};
 			for (int k = 0; k < 8; k++)
-				fr[i].agents[k] = (fx_agent){k * 5.0 + i, 0, 0, 1, 0, (uint64_t)k + 1, 0.9f};
+				fr[i].agents[k] =
+				    (fx_agent){k * 5.0 + i, 0, 0, 1, 0, (uint64_t)k + 1, 0.9f};
 		}
 		int bounds[3] = {0, 25, 50};
 		FO_CHECK(fx_write_dataset(dataset, fr, 50, bounds, 2, 100) == 0);
@@ -120,8 +119,10 @@ int main(void)
 	int64_t start[NPART];
 	for (int p = 0; p < NPART; p++) {
 		int64_t lo, hi;
-		rd_kafka_resp_err_t e = rd_kafka_query_watermark_offsets(rk, "raw_telemetry", p, &lo, &hi, 10000);
-		FO_CHECK_MSG(e == 0, "watermarks of raw_telemetry [%d]: %s", p, rd_kafka_err2str(e));
+		rd_kafka_resp_err_t e =
+		    rd_kafka_query_watermark_offsets(rk, "raw_telemetry", p, &lo, &hi, 10000);
+		FO_CHECK_MSG(e == 0, "watermarks of raw_telemetry [%d]: %s", p,
+		             rd_kafka_err2str(e));
 		start[p] = hi;
 	}
 
@@ -130,7 +131,8 @@ int main(void)
 	               bin, dataset, brokers, session, tmp);
 	FO_CHECK_MSG(st == 0, "fleetopsd replay into %s exited %d", brokers, st);
 	st = fx_sh("%s/bin/fleetopsd replay --dataset %s --speed max --sink ndjson:%s/nd "
-	           "--session-id %s --progress 0 > /dev/null", bin, dataset, tmp, session);
+	           "--session-id %s --progress 0 > /dev/null",
+	           bin, dataset, tmp, session);
 	FO_CHECK(st == 0);
 	char ndpath[4400];
 	snprintf(ndpath, sizeof(ndpath), "%s/nd/raw_telemetry.ndjson", tmp);

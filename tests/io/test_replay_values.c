@@ -75,16 +75,31 @@ int main(void)
 	snprintf(root, sizeof(root), "%s/fx.zarr", tmp);
 
 	fx_frame fr[5] = {
-		{.ts = 1000000000, .ego = {0, 0, 0}, .ego_yaw = 0.1, .nagents = 2,
-		 .agents = {{10, 0, 0.0f, 2, 0, 1, 0.9f}, {20, 5, 1.0f, 0, 1, 2, 0.8f}}},
-		{.ts = 1100000000, .ego = {1, 0, 0.5}, .ego_yaw = 0.2, .nagents = 1,
-		 .agents = {{10.2, 0, 0.05f, 1.5f, 0, 1, 0.9f}}},
-		{.ts = 1300000000, .ego = {2, 1, 0.5}, .ego_yaw = 0.2, .nagents = 2,
-		 .agents = {{10.5, 0, 0.1f, 0.5f, 0, 1, 0.5f}, {20, 5.3, 1.2f, 0, 1.5f, 2, 0.8f}}},
-		{.ts = 5000000000, .ego = {100, 0, 0}, .ego_yaw = 0, .nagents = 1,
-		 .agents = {{50, 0, 0, 3, 4, 1, 1.0f}}},
-		{.ts = 5100000000, .ego = {100, 0, 0}, .ego_yaw = 0, .nagents = 1,
-		 .agents = {{50.3, 0.4, 0, 0, 0, 1, 1.0f}}},
+	    {.ts = 1000000000,
+	     .ego = {0, 0, 0},
+	     .ego_yaw = 0.1,
+	     .nagents = 2,
+	     .agents = {{10, 0, 0.0f, 2, 0, 1, 0.9f}, {20, 5, 1.0f, 0, 1, 2, 0.8f}}},
+	    {.ts = 1100000000,
+	     .ego = {1, 0, 0.5},
+	     .ego_yaw = 0.2,
+	     .nagents = 1,
+	     .agents = {{10.2, 0, 0.05f, 1.5f, 0, 1, 0.9f}}},
+	    {.ts = 1300000000,
+	     .ego = {2, 1, 0.5},
+	     .ego_yaw = 0.2,
+	     .nagents = 2,
+	     .agents = {{10.5, 0, 0.1f, 0.5f, 0, 1, 0.5f}, {20, 5.3, 1.2f, 0, 1.5f, 2, 0.8f}}},
+	    {.ts = 5000000000,
+	     .ego = {100, 0, 0},
+	     .ego_yaw = 0,
+	     .nagents = 1,
+	     .agents = {{50, 0, 0, 3, 4, 1, 1.0f}}},
+	    {.ts = 5100000000,
+	     .ego = {100, 0, 0},
+	     .ego_yaw = 0,
+	     .nagents = 1,
+	     .agents = {{50.3, 0.4, 0, 0, 0, 1, 1.0f}}},
 	};
 	int bounds[3] = {0, 3, 5};
 	FO_CHECK(fx_write_dataset(root, fr, 5, bounds, 2, 4) == 0); /* 7 agents, 2 chunks */
@@ -93,7 +108,8 @@ int main(void)
 	size_t outlen[2] = {0, 0};
 	const char *io[2] = {"uring", "pread"};
 	for (int b = 0; b < 2; b++) {
-		int st = fx_sh("%s/bin/fleetopsd run --workers 1 --dataset %s --speed max --io %s --session-id %s "
+		int st = fx_sh("%s/bin/fleetopsd run --workers 1 --dataset %s --speed max --io %s "
+		               "--session-id %s "
 		               "--sink ndjson:%s/out_%s > %s/summary_%s.json",
 		               bin, root, io[b], SESSION, tmp, io[b], tmp, io[b]);
 		if (st != 0 && b == 0) {
@@ -120,7 +136,7 @@ int main(void)
 		FO_CHECK(outlen[0] == outlen[1]);
 		for (size_t i = 0; i < outlen[0] && i < outlen[1]; i++)
 			if (out[0][i] != out[1][i] && !(isdigit((unsigned char)out[0][i]) &&
-			                                 isdigit((unsigned char)out[1][i]))) {
+			                                isdigit((unsigned char)out[1][i]))) {
 				FO_CHECK_MSG(0, "backends differ at byte %zu", i);
 				break;
 			}
@@ -139,20 +155,25 @@ int main(void)
 	cJSON *e0 = events[0], *e1 = events[1];
 	FO_CHECK_STR(cJSON_GetObjectItem(e0, "vehicle_id")->valuestring, "scene_000_ego");
 	FO_CHECK_STR(cJSON_GetObjectItem(e1, "vehicle_id")->valuestring, "scene_000_track_1");
-	FO_CHECK_STR(cJSON_GetObjectItem(events[11], "vehicle_id")->valuestring, "scene_001_track_1");
+	FO_CHECK_STR(cJSON_GetObjectItem(events[11], "vehicle_id")->valuestring,
+	             "scene_001_track_1");
 
 	cJSON *e = find("scene_000_ego", 0);
 	if (e) {
 		FO_CHECK(cJSON_IsNull(cJSON_GetObjectItem(e, "track_id")));
 		FO_CHECK_STR(cJSON_GetObjectItem(e, "scene_id")->valuestring, "scene_000");
-		FO_CHECK_STR(cJSON_GetObjectItem(e, "event_time")->valuestring, "1970-01-01T00:00:01.000Z");
+		FO_CHECK_STR(cJSON_GetObjectItem(e, "event_time")->valuestring,
+		             "1970-01-01T00:00:01.000Z");
 		FO_CHECK_STR(cJSON_GetObjectItem(e, "event_version")->valuestring, "1.0.0");
 		FO_CHECK(strlen(cJSON_GetObjectItem(e, "processing_time")->valuestring) == 24);
 		FO_CHECK_NEAR(T(e, "yaw", NULL), 0.1, 1e-6);
 		FO_CHECK_NEAR(T(e, "label_probability", NULL), 1.0, 0);
 		FO_CHECK_NEAR(T(e, "velocity", "magnitude"), 0, 0);
 		FO_CHECK_NEAR(T(e, "track_length", NULL), 1, 0);
-		FO_CHECK_STR(cJSON_GetObjectItem(cJSON_GetObjectItem(e, "metadata"), "replay_session_id")->valuestring, SESSION);
+		FO_CHECK_STR(
+		    cJSON_GetObjectItem(cJSON_GetObjectItem(e, "metadata"), "replay_session_id")
+		        ->valuestring,
+		    SESSION);
 		FO_CHECK_NEAR(num(e, "metadata", "replay_rate", NULL), 0, 0);
 	}
 	if ((e = find("scene_000_ego", 1))) { /* v = (1, 0, 0.5) / 0.1 s */
@@ -211,8 +232,11 @@ int main(void)
 	}
 
 	/* --scenes picks scenes; their values do not depend on the others */
-	FO_CHECK(fx_sh("%s/bin/fleetopsd run --workers 1 --dataset %s --speed max --scenes 1 --progress 0 "
-	               "--sink ndjson:%s/only1 >/dev/null 2>&1", bin, root, tmp) == 0);
+	FO_CHECK(
+	    fx_sh(
+	        "%s/bin/fleetopsd run --workers 1 --dataset %s --speed max --scenes 1 --progress 0 "
+	        "--sink ndjson:%s/only1 >/dev/null 2>&1",
+	        bin, root, tmp) == 0);
 	char p[4300];
 	snprintf(p, sizeof(p), "%s/only1/raw_telemetry.ndjson", tmp);
 	size_t l1;
@@ -225,19 +249,27 @@ int main(void)
 
 	/* decoding on the replay thread or on two decode threads: same events */
 	for (int d = 0; d <= 2; d += 2) {
-		FO_CHECK(fx_sh("%s/bin/fleetopsd run --workers 1 --dataset %s --speed max --decode-threads %d "
-		               "--session-id %s --progress 0 --sink ndjson:%s/dec%d >/dev/null 2>&1",
-		               bin, root, d, SESSION, tmp, d) == 0);
+		FO_CHECK(
+		    fx_sh("%s/bin/fleetopsd run --workers 1 --dataset %s --speed max "
+		          "--decode-threads %d "
+		          "--session-id %s --progress 0 --sink ndjson:%s/dec%d >/dev/null 2>&1",
+		          bin, root, d, SESSION, tmp, d) == 0);
 		FO_CHECK(fx_sh("cut -d, -f1-6,8- %s/dec%d/raw_telemetry.ndjson > %s/dec%d.cut && "
 		               "cut -d, -f1-6,8- %s/out_pread/raw_telemetry.ndjson > %s/ref.cut && "
-		               "cmp -s %s/dec%d.cut %s/ref.cut", tmp, d, tmp, d, tmp, tmp, tmp, d, tmp) == 0);
+		               "cmp -s %s/dec%d.cut %s/ref.cut",
+		               tmp, d, tmp, d, tmp, tmp, tmp, d, tmp) == 0);
 	}
 
 	/* a golden-scenes file picks scenes and frame ranges */
-	FO_CHECK(fx_sh("printf '{\"scenes\": [{\"index\": 0, \"frames\": [1, 3]}, {\"index\": 1}]}' "
-	               "> %s/golden.json", tmp) == 0);
-	FO_CHECK(fx_sh("%s/bin/fleetopsd run --workers 1 --dataset %s --speed max --golden %s/golden.json "
-	               "--progress 0 --sink ndjson:%s/golden >/dev/null 2>&1", bin, root, tmp, tmp) == 0);
+	FO_CHECK(
+	    fx_sh("printf '{\"scenes\": [{\"index\": 0, \"frames\": [1, 3]}, {\"index\": 1}]}' "
+	          "> %s/golden.json",
+	          tmp) == 0);
+	FO_CHECK(
+	    fx_sh(
+	        "%s/bin/fleetopsd run --workers 1 --dataset %s --speed max --golden %s/golden.json "
+	        "--progress 0 --sink ndjson:%s/golden >/dev/null 2>&1",
+	        bin, root, tmp, tmp) == 0);
 	snprintf(p, sizeof(p), "%s/golden/raw_telemetry.ndjson", tmp);
 	o1 = slurp(p, &l1);
 	lines = 0;
@@ -248,9 +280,12 @@ int main(void)
 	FO_CHECK(o1 && strstr(o1, "\"frame_index\":1,") != NULL &&
 	         strstr(o1, "\"frame_index\":1,") < strchr(o1, '\n'));
 	free(o1);
-	FO_CHECK(fx_sh("printf '{\"scenes\": []}' > %s/bad.json && %s/bin/fleetopsd run --workers 1 --dataset %s "
-	               "--golden %s/bad.json --sink null 2>&1 | grep -q 'bad.json: expected a non-empty'",
-	               tmp, bin, root, tmp) == 0);
+	FO_CHECK(
+	    fx_sh(
+	        "printf '{\"scenes\": []}' > %s/bad.json && %s/bin/fleetopsd run --workers 1 "
+	        "--dataset %s "
+	        "--golden %s/bad.json --sink null 2>&1 | grep -q 'bad.json: expected a non-empty'",
+	        tmp, bin, root, tmp) == 0);
 
 	for (int i = 0; i < nevents; i++)
 		cJSON_Delete(events[i]);

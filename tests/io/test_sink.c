@@ -16,7 +16,8 @@ static int emit_n(fo_sink *s, fo_topic t, int n)
 	char err[512], val[64];
 	for (int i = 0; i < n; i++) {
 		int len = snprintf(val, sizeof(val), "{\"n\":%d}", i);
-		if (fo_sink_emit(s, t, "scene_000_track_1", 17, val, (size_t)len, 0, err, sizeof(err)) < 0) {
+		if (fo_sink_emit(s, t, "scene_000_track_1", 17, val, (size_t)len, 0, err,
+		                 sizeof(err)) < 0) {
 			fprintf(stderr, "emit %d: %s\n", i, err);
 			return -1;
 		}
@@ -28,13 +29,15 @@ int main(void)
 {
 	char err[1024];
 	fo_sink_stats st;
-	const unsigned both = FO_TOPIC_BIT(FO_TOPIC_RAW_TELEMETRY) | FO_TOPIC_BIT(FO_TOPIC_ANOMALIES);
+	const unsigned both =
+	    FO_TOPIC_BIT(FO_TOPIC_RAW_TELEMETRY) | FO_TOPIC_BIT(FO_TOPIC_ANOMALIES);
 
 	/* null: counts, discards */
 	fo_sink *s = fo_sink_new(&(fo_sink_conf){.spec = "null", .topics = both}, err, sizeof(err));
 	FO_CHECK(s && emit_n(s, FO_TOPIC_RAW_TELEMETRY, 1000) == 0);
 	FO_CHECK(fo_sink_close(s, 0, &st, err, sizeof(err)) == 0);
-	FO_CHECK(st.emitted[FO_TOPIC_RAW_TELEMETRY] == 1000 && st.delivered[FO_TOPIC_RAW_TELEMETRY] == 1000);
+	FO_CHECK(st.emitted[FO_TOPIC_RAW_TELEMETRY] == 1000 &&
+	         st.delivered[FO_TOPIC_RAW_TELEMETRY] == 1000);
 
 	/* ndjson: one line per event, a file per produced topic, empty if none */
 	char tmp[] = "/tmp/fo_sink_XXXXXX", spec[128], path[256];
@@ -56,7 +59,8 @@ int main(void)
 	FO_CHECK(stat(path, &sb) == 0 && sb.st_size == 0);
 
 	/* ndjson into a directory that cannot be created */
-	s = fo_sink_new(&(fo_sink_conf){.spec = "ndjson:/proc/fleetops/x", .topics = both}, err, sizeof(err));
+	s = fo_sink_new(&(fo_sink_conf){.spec = "ndjson:/proc/fleetops/x", .topics = both}, err,
+	                sizeof(err));
 	FO_CHECK(s == NULL && strstr(err, "/proc/fleetops/x") != NULL);
 
 	/* unknown sink, bad Kafka setting */
@@ -69,14 +73,16 @@ int main(void)
 
 	/* Kafka through the mock cluster: every event acknowledged */
 	const char *mock[] = {"test.mock.num.brokers=1"};
-	s = fo_sink_new(&(fo_sink_conf){.spec = "kafka", .topics = both, .props = mock, .nprops = 1},
-	                err, sizeof(err));
+	s = fo_sink_new(
+	    &(fo_sink_conf){.spec = "kafka", .topics = both, .props = mock, .nprops = 1}, err,
+	    sizeof(err));
 	FO_CHECK_MSG(s != NULL, "%s", err);
 	if (s) {
 		FO_CHECK(emit_n(s, FO_TOPIC_RAW_TELEMETRY, 20000) == 0);
 		FO_CHECK(emit_n(s, FO_TOPIC_ANOMALIES, 10) == 0);
 		/* a topic the role does not produce is refused, not sent */
-		FO_CHECK(fo_sink_emit(s, FO_TOPIC_OPERATOR_ACTIONS, "k", 1, "{}", 2, 0, err, sizeof(err)) == -1);
+		FO_CHECK(fo_sink_emit(s, FO_TOPIC_OPERATOR_ACTIONS, "k", 1, "{}", 2, 0, err,
+		                      sizeof(err)) == -1);
 		int rc = fo_sink_close(s, 30000, &st, err, sizeof(err));
 		/* the refused event counts as emitted and not delivered */
 		FO_CHECK_MSG(rc == -1 && strstr(err, "operator_actions"), "rc %d: %s", rc, err);

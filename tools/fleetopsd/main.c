@@ -75,7 +75,9 @@ static void fo_on_progress(void *arg, const fo_replay_result *res)
 	fo_daemon *d = arg;
 	fo_log(FO_LOG_INFO, "replay_progress", NULL, FO_KU("events_read", res->events),
 	       FO_KU("events_total", d->events_total),
-	       FO_KF("percent", d->events_total ? 100.0 * (double)res->events / (double)d->events_total : 100.0),
+	       FO_KF("percent", d->events_total
+	                            ? 100.0 * (double)res->events / (double)d->events_total
+	                            : 100.0),
 	       FO_KU("scenes_read", res->scenes));
 	fo_pipeline_log_stats(d->pipe);
 }
@@ -95,61 +97,62 @@ static const char *fo_sink_kind_name(const char *spec)
 
 static void fo_usage(FILE *out)
 {
-	fputs(
-"usage: fleetopsd ROLE [options]\n"
-"\n"
-"FleetOps data plane: replays Lyft L5Kit driving logs (zarr) as live telemetry\n"
-"for every tracked vehicle and moves it through Kafka.\n"
-"\n"
-"Roles:\n"
-"  replay   read the dataset and produce RawTelemetryEvents (topic raw_telemetry)\n"
-"  run      replay and detect in one process; produces raw_telemetry and\n"
-"           anomalies\n"
-"  info     print a dataset's scenes, frames, agents and array dtypes\n"
-"\n"
-"Options:\n"
-"  --dataset PATH        L5Kit zarr directory (e.g. ../shared/l5kit/single_scene.zarr)\n"
-"  --scenes SPEC         scene indices or ranges: 0-9,12,20- (default: all)\n"
-"  --golden FILE         replay the scenes and frame ranges a golden-scenes file\n"
-"                        names (config/golden/*.json) instead of --scenes\n"
-"  --speed 1|N|max       1 = the data's own 10 Hz, N = N times faster,\n"
-"                        max = as fast as the pipeline goes (default: 1)\n"
-"  --sink SPEC           kafka (default), ndjson:DIR (DIR/raw_telemetry.ndjson,\n"
-"                        DIR/anomalies.ndjson), or null (encode and discard)\n"
-"  --brokers HOST:PORT   Kafka bootstrap servers (default: $KAFKA_BROKERS or\n"
-"                        127.0.0.1:9092)\n"
-"  --thresholds FILE     detection thresholds (thresholds.json from\n"
-"                        fleetops-calibrate; default: the rule book's defaults)\n"
-"  -X KEY=VALUE          extra librdkafka producer setting (repeatable),\n"
-"                        e.g. -X linger.ms=50\n"
-"  --session-id ID       replay session id (default: derived from the dataset\n"
-"                        path and --scenes, so a re-run reproduces event ids)\n"
-"  --io auto|uring|pread chunk read backend (default: auto = io_uring if the\n"
-"                        kernel allows it, else pread)\n"
-"  --readahead N         chunk reads in flight per array (default: 4)\n"
-"  --blosc-threads N     Blosc threads per chunk decode (default: 1)\n"
-"  --decode-threads N    threads decoding agents chunks ahead of the replay\n"
-"                        (default: 1; 0 = decode on the replay thread)\n"
-"  --progress SECONDS    seconds between progress/stats lines (default: 2; 0 = off)\n"
-"  --workers N           shard workers; vehicles go to a worker by a hash of\n"
-"                        their id (default: one per online CPU)\n"
-"  --cpus LIST           pin reader, workers and sink round robin over LIST\n"
-"                        (e.g. 0,1); or place them with --cpu-reader N,\n"
-"                        --cpu-workers LIST and --cpu-sink N (default: unpinned)\n"
-"  --ring N              slots per ring between stages (default: 4096)\n"
-"  --report FILE         write the final latency/throughput report as JSON\n"
-"  -h, --help            this help\n"
-"\n"
-"Logs are JSON lines on stderr, with a stats line every 2 s; at exit a latency\n"
-"table (p50/p90/p99/p99.9/max per stage) on stderr and a one-line JSON summary\n"
-"on stdout.\n"
-"\n"
-"Examples:\n"
-"  fleetopsd run --dataset ../shared/l5kit/single_scene.zarr --speed max \\\n"
-"      --sink ndjson:/tmp/out\n"
-"  fleetopsd replay --dataset data.zarr --scenes 0-3 --speed 10 \\\n"
-"      --brokers 127.0.0.1:9092\n"
-"  fleetopsd info --dataset data.zarr\n", out);
+	fputs("usage: fleetopsd ROLE [options]\n"
+	      "\n"
+	      "FleetOps data plane: replays Lyft L5Kit driving logs (zarr) as live telemetry\n"
+	      "for every tracked vehicle and moves it through Kafka.\n"
+	      "\n"
+	      "Roles:\n"
+	      "  replay   read the dataset and produce RawTelemetryEvents (topic raw_telemetry)\n"
+	      "  run      replay and detect in one process; produces raw_telemetry and\n"
+	      "           anomalies\n"
+	      "  info     print a dataset's scenes, frames, agents and array dtypes\n"
+	      "\n"
+	      "Options:\n"
+	      "  --dataset PATH        L5Kit zarr directory (e.g. "
+	      "../shared/l5kit/single_scene.zarr)\n"
+	      "  --scenes SPEC         scene indices or ranges: 0-9,12,20- (default: all)\n"
+	      "  --golden FILE         replay the scenes and frame ranges a golden-scenes file\n"
+	      "                        names (config/golden/*.json) instead of --scenes\n"
+	      "  --speed 1|N|max       1 = the data's own 10 Hz, N = N times faster,\n"
+	      "                        max = as fast as the pipeline goes (default: 1)\n"
+	      "  --sink SPEC           kafka (default), ndjson:DIR (DIR/raw_telemetry.ndjson,\n"
+	      "                        DIR/anomalies.ndjson), or null (encode and discard)\n"
+	      "  --brokers HOST:PORT   Kafka bootstrap servers (default: $KAFKA_BROKERS or\n"
+	      "                        127.0.0.1:9092)\n"
+	      "  --thresholds FILE     detection thresholds (thresholds.json from\n"
+	      "                        fleetops-calibrate; default: the rule book's defaults)\n"
+	      "  -X KEY=VALUE          extra librdkafka producer setting (repeatable),\n"
+	      "                        e.g. -X linger.ms=50\n"
+	      "  --session-id ID       replay session id (default: derived from the dataset\n"
+	      "                        path and --scenes, so a re-run reproduces event ids)\n"
+	      "  --io auto|uring|pread chunk read backend (default: auto = io_uring if the\n"
+	      "                        kernel allows it, else pread)\n"
+	      "  --readahead N         chunk reads in flight per array (default: 4)\n"
+	      "  --blosc-threads N     Blosc threads per chunk decode (default: 1)\n"
+	      "  --decode-threads N    threads decoding agents chunks ahead of the replay\n"
+	      "                        (default: 1; 0 = decode on the replay thread)\n"
+	      "  --progress SECONDS    seconds between progress/stats lines (default: 2; 0 = off)\n"
+	      "  --workers N           shard workers; vehicles go to a worker by a hash of\n"
+	      "                        their id (default: one per online CPU)\n"
+	      "  --cpus LIST           pin reader, workers and sink round robin over LIST\n"
+	      "                        (e.g. 0,1); or place them with --cpu-reader N,\n"
+	      "                        --cpu-workers LIST and --cpu-sink N (default: unpinned)\n"
+	      "  --ring N              slots per ring between stages (default: 4096)\n"
+	      "  --report FILE         write the final latency/throughput report as JSON\n"
+	      "  -h, --help            this help\n"
+	      "\n"
+	      "Logs are JSON lines on stderr, with a stats line every 2 s; at exit a latency\n"
+	      "table (p50/p90/p99/p99.9/max per stage) on stderr and a one-line JSON summary\n"
+	      "on stdout.\n"
+	      "\n"
+	      "Examples:\n"
+	      "  fleetopsd run --dataset ../shared/l5kit/single_scene.zarr --speed max \\\n"
+	      "      --sink ndjson:/tmp/out\n"
+	      "  fleetopsd replay --dataset data.zarr --scenes 0-3 --speed 10 \\\n"
+	      "      --brokers 127.0.0.1:9092\n"
+	      "  fleetopsd info --dataset data.zarr\n",
+	      out);
 }
 
 static int fo_parse_speed(const char *s, double *out)
@@ -185,15 +188,16 @@ static int fo_info(const char *path)
 		fo_log(FO_LOG_ERROR, "dataset_error", err, FO_KS("dataset", path));
 		return 1;
 	}
-	printf("dataset: %s\nscenes: %u\nframes: %" PRIu64 "\nagents: %" PRIu64 "\nio: %s\n",
-	       path, fo_l5kit_scene_count(ds), fo_l5kit_frame_count(ds), fo_l5kit_agent_count(ds),
+	printf("dataset: %s\nscenes: %u\nframes: %" PRIu64 "\nagents: %" PRIu64 "\nio: %s\n", path,
+	       fo_l5kit_scene_count(ds), fo_l5kit_frame_count(ds), fo_l5kit_agent_count(ds),
 	       fo_l5kit_backend(ds));
 	const char *names[] = {"scenes", "frames", "agents"};
 	for (int i = 0; i < 3; i++) {
 		fo_zarr_array a;
 		if (fo_zarr_array_open(&a, path, names[i], err, sizeof(err)) < 0)
 			continue;
-		printf("%s: shape %" PRIu64 ", chunks %" PRIu64 " of %" PRIu64 " records, %zu bytes/record\n",
+		printf("%s: shape %" PRIu64 ", chunks %" PRIu64 " of %" PRIu64
+		       " records, %zu bytes/record\n",
 		       names[i], a.shape, a.nchunks, a.chunk_len, a.itemsize);
 		for (int f = 0; f < a.nfields; f++)
 			printf("  %-36s %-6s x%-3u @%u\n", a.fields[f].name, a.fields[f].typestr,
@@ -222,7 +226,10 @@ int main(int argc, char **argv)
 	const char *role = argv[1];
 	int is_run = strcmp(role, "run") == 0;
 	if (!is_run && strcmp(role, "replay") != 0 && strcmp(role, "info") != 0) {
-		fprintf(stderr, "fleetopsd: unknown role \"%s\" (expected replay, run or info; see --help)\n", role);
+		fprintf(
+		    stderr,
+		    "fleetopsd: unknown role \"%s\" (expected replay, run or info; see --help)\n",
+		    role);
 		return 2;
 	}
 
@@ -233,8 +240,10 @@ int main(int argc, char **argv)
 	rc.io.decode_threads = 1;
 	const char *sink_spec = "kafka";
 	const char *thresholds_path = NULL, *report_path = NULL;
-	fo_pipeline_conf pc = {.workers = fo_default_workers(), .ring_capacity = 4096,
-	                       .cpu_reader = -1, .cpu_sink = -1};
+	fo_pipeline_conf pc = {.workers = fo_default_workers(),
+	                       .ring_capacity = 4096,
+	                       .cpu_reader = -1,
+	                       .cpu_sink = -1};
 	for (int i = 0; i < FO_MAX_WORKERS; i++)
 		pc.cpu_workers[i] = -1;
 	const char *brokers = getenv("KAFKA_BROKERS");
@@ -243,28 +252,28 @@ int main(int argc, char **argv)
 	int cpus[FO_MAX_WORKERS], ncpus = 0, worker_cpus[FO_MAX_WORKERS], nworker_cpus = 0;
 
 	static const struct option opts[] = {
-		{"dataset", required_argument, NULL, 'd'},
-		{"scenes", required_argument, NULL, 's'},
-		{"golden", required_argument, NULL, 'g'},
-		{"speed", required_argument, NULL, 'v'},
-		{"sink", required_argument, NULL, 'k'},
-		{"brokers", required_argument, NULL, 'b'},
-		{"session-id", required_argument, NULL, 'i'},
-		{"thresholds", required_argument, NULL, 'T'},
-		{"workers", required_argument, NULL, 'W'},
-		{"cpus", required_argument, NULL, 'C'},
-		{"cpu-reader", required_argument, NULL, 'R'},
-		{"cpu-sink", required_argument, NULL, 'S'},
-		{"cpu-workers", required_argument, NULL, 'K'},
-		{"ring", required_argument, NULL, 'Q'},
-		{"report", required_argument, NULL, 'O'},
-		{"io", required_argument, NULL, 'o'},
-		{"readahead", required_argument, NULL, 'r'},
-		{"blosc-threads", required_argument, NULL, 't'},
-		{"decode-threads", required_argument, NULL, 'D'},
-		{"progress", required_argument, NULL, 'p'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+	    {"dataset", required_argument, NULL, 'd'},
+	    {"scenes", required_argument, NULL, 's'},
+	    {"golden", required_argument, NULL, 'g'},
+	    {"speed", required_argument, NULL, 'v'},
+	    {"sink", required_argument, NULL, 'k'},
+	    {"brokers", required_argument, NULL, 'b'},
+	    {"session-id", required_argument, NULL, 'i'},
+	    {"thresholds", required_argument, NULL, 'T'},
+	    {"workers", required_argument, NULL, 'W'},
+	    {"cpus", required_argument, NULL, 'C'},
+	    {"cpu-reader", required_argument, NULL, 'R'},
+	    {"cpu-sink", required_argument, NULL, 'S'},
+	    {"cpu-workers", required_argument, NULL, 'K'},
+	    {"ring", required_argument, NULL, 'Q'},
+	    {"report", required_argument, NULL, 'O'},
+	    {"io", required_argument, NULL, 'o'},
+	    {"readahead", required_argument, NULL, 'r'},
+	    {"blosc-threads", required_argument, NULL, 't'},
+	    {"decode-threads", required_argument, NULL, 'D'},
+	    {"progress", required_argument, NULL, 'p'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	optind = 2;
 	int c;
@@ -275,7 +284,10 @@ int main(int argc, char **argv)
 		case 'g': rc.golden = optarg; break;
 		case 'v':
 			if (fo_parse_speed(optarg, &rc.speed) < 0) {
-				fprintf(stderr, "fleetopsd: --speed \"%s\": expected 1, a number > 0, or max\n", optarg);
+				fprintf(
+				    stderr,
+				    "fleetopsd: --speed \"%s\": expected 1, a number > 0, or max\n",
+				    optarg);
 				return 2;
 			}
 			break;
@@ -286,14 +298,17 @@ int main(int argc, char **argv)
 		case 'O': report_path = optarg; break;
 		case 'W':
 			if (fo_parse_uint(optarg, 1, FO_MAX_WORKERS, &pc.workers) < 0) {
-				fprintf(stderr, "fleetopsd: --workers \"%s\": expected 1..%d\n", optarg, FO_MAX_WORKERS);
+				fprintf(stderr, "fleetopsd: --workers \"%s\": expected 1..%d\n",
+				        optarg, FO_MAX_WORKERS);
 				return 2;
 			}
 			break;
 		case 'Q': {
 			unsigned q;
 			if (fo_parse_uint(optarg, 2, 1u << 20, &q) < 0) {
-				fprintf(stderr, "fleetopsd: --ring \"%s\": expected 2..1048576 slots\n", optarg);
+				fprintf(stderr,
+				        "fleetopsd: --ring \"%s\": expected 2..1048576 slots\n",
+				        optarg);
 				return 2;
 			}
 			pc.ring_capacity = q;
@@ -301,7 +316,9 @@ int main(int argc, char **argv)
 		}
 		case 'C':
 			if ((ncpus = fo_parse_cpus(optarg, cpus, FO_MAX_WORKERS)) < 0) {
-				fprintf(stderr, "fleetopsd: --cpus \"%s\": expected a list such as 0,1\n", optarg);
+				fprintf(stderr,
+				        "fleetopsd: --cpus \"%s\": expected a list such as 0,1\n",
+				        optarg);
 				return 2;
 			}
 			break;
@@ -309,7 +326,8 @@ int main(int argc, char **argv)
 		case 'S': {
 			int cpu;
 			if (fo_parse_cpus(optarg, &cpu, 1) != 1) {
-				fprintf(stderr, "fleetopsd: --cpu-%s \"%s\": expected a CPU number\n",
+				fprintf(stderr,
+				        "fleetopsd: --cpu-%s \"%s\": expected a CPU number\n",
 				        c == 'R' ? "reader" : "sink", optarg);
 				return 2;
 			}
@@ -317,8 +335,12 @@ int main(int argc, char **argv)
 			break;
 		}
 		case 'K':
-			if ((nworker_cpus = fo_parse_cpus(optarg, worker_cpus, FO_MAX_WORKERS)) < 0) {
-				fprintf(stderr, "fleetopsd: --cpu-workers \"%s\": expected a list such as 0,1\n", optarg);
+			if ((nworker_cpus = fo_parse_cpus(optarg, worker_cpus, FO_MAX_WORKERS)) <
+			    0) {
+				fprintf(stderr,
+				        "fleetopsd: --cpu-workers \"%s\": expected a list such as "
+				        "0,1\n",
+				        optarg);
 				return 2;
 			}
 			break;
@@ -330,20 +352,25 @@ int main(int argc, char **argv)
 			else if (strcmp(optarg, "pread") == 0)
 				rc.io.backend = FO_CHUNKIO_PREAD;
 			else {
-				fprintf(stderr, "fleetopsd: --io \"%s\": expected auto, uring or pread\n", optarg);
+				fprintf(stderr,
+				        "fleetopsd: --io \"%s\": expected auto, uring or pread\n",
+				        optarg);
 				return 2;
 			}
 			break;
 		case 'r':
 			if (fo_parse_uint(optarg, 1, 64, &rc.io.readahead) < 0) {
-				fprintf(stderr, "fleetopsd: --readahead \"%s\": expected 1..64\n", optarg);
+				fprintf(stderr, "fleetopsd: --readahead \"%s\": expected 1..64\n",
+				        optarg);
 				return 2;
 			}
 			break;
 		case 't': {
 			unsigned n;
 			if (fo_parse_uint(optarg, 1, 64, &n) < 0) {
-				fprintf(stderr, "fleetopsd: --blosc-threads \"%s\": expected 1..64\n", optarg);
+				fprintf(stderr,
+				        "fleetopsd: --blosc-threads \"%s\": expected 1..64\n",
+				        optarg);
 				return 2;
 			}
 			rc.io.blosc_threads = (int)n;
@@ -351,7 +378,9 @@ int main(int argc, char **argv)
 		}
 		case 'D':
 			if (fo_parse_uint(optarg, 0, 16, &rc.io.decode_threads) < 0) {
-				fprintf(stderr, "fleetopsd: --decode-threads \"%s\": expected 0..16\n", optarg);
+				fprintf(stderr,
+				        "fleetopsd: --decode-threads \"%s\": expected 0..16\n",
+				        optarg);
 				return 2;
 			}
 			break;
@@ -359,26 +388,28 @@ int main(int argc, char **argv)
 			char *end;
 			rc.progress_interval = strtod(optarg, &end);
 			if (*end || rc.progress_interval < 0) {
-				fprintf(stderr, "fleetopsd: --progress \"%s\": expected seconds >= 0\n", optarg);
+				fprintf(stderr,
+				        "fleetopsd: --progress \"%s\": expected seconds >= 0\n",
+				        optarg);
 				return 2;
 			}
 			break;
 		}
 		case 'X':
 			if (nprops == FO_MAX_PROPS) {
-				fprintf(stderr, "fleetopsd: too many -X settings (at most %d)\n", FO_MAX_PROPS);
+				fprintf(stderr, "fleetopsd: too many -X settings (at most %d)\n",
+				        FO_MAX_PROPS);
 				return 2;
 			}
 			props[nprops++] = optarg;
 			break;
 		case 'h': fo_usage(stdout); return 0;
-		default:
-			fprintf(stderr, "fleetopsd: see fleetopsd --help\n");
-			return 2;
+		default: fprintf(stderr, "fleetopsd: see fleetopsd --help\n"); return 2;
 		}
 	}
 	if (optind < argc) {
-		fprintf(stderr, "fleetopsd: unexpected argument \"%s\" (see --help)\n", argv[optind]);
+		fprintf(stderr, "fleetopsd: unexpected argument \"%s\" (see --help)\n",
+		        argv[optind]);
 		return 2;
 	}
 	if (rc.golden && rc.scenes) {
@@ -415,13 +446,13 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	fo_sink_conf sc = {
-		.spec = sink_spec,
-		.topics = FO_TOPIC_BIT(FO_TOPIC_RAW_TELEMETRY) |
-		          (is_run ? FO_TOPIC_BIT(FO_TOPIC_ANOMALIES) : 0),
-		.brokers = brokers,
-		.props = props,
-		.nprops = nprops,
-		.client_id = is_run ? "fleetopsd-run" : "fleetopsd-replay",
+	    .spec = sink_spec,
+	    .topics = FO_TOPIC_BIT(FO_TOPIC_RAW_TELEMETRY) |
+	              (is_run ? FO_TOPIC_BIT(FO_TOPIC_ANOMALIES) : 0),
+	    .brokers = brokers,
+	    .props = props,
+	    .nprops = nprops,
+	    .client_id = is_run ? "fleetopsd-run" : "fleetopsd-replay",
 	};
 	fo_sink *sink = fo_sink_new(&sc, err, sizeof(err));
 	if (!sink) {
@@ -430,7 +461,8 @@ int main(int argc, char **argv)
 	}
 	fo_daemon d = {.dataset = rc.dataset, .sink_spec = sink_spec};
 	fo_uuid session;
-	fo_replay_session_id(&session, rc.dataset, rc.golden ? rc.golden : rc.scenes, rc.session_id);
+	fo_replay_session_id(&session, rc.dataset, rc.golden ? rc.golden : rc.scenes,
+	                     rc.session_id);
 	fo_replay_meta_init(&d.meta, &session, rc.speed);
 	d.pc = pc;
 	d.pc.th = &th;
@@ -469,20 +501,23 @@ int main(int argc, char **argv)
 	if (fo_json_quote(dq, sizeof(dq), rc.dataset) < 0)
 		snprintf(dq, sizeof(dq), "null");
 	char summary[8192];
-	snprintf(summary, sizeof(summary),
-	         "\"role\":\"%s\",\"status\":\"%s\",\"dataset\":%s,\"replay_session_id\":\"%s\","
-	         "\"scenes\":%" PRIu64 ",\"frames\":%" PRIu64 ",\"events\":%" PRIu64 ","
-	         "\"raw_telemetry_delivered\":%" PRIu64 ",\"anomalies\":%" PRIu64 ","
-	         "\"anomalies_delivered\":%" PRIu64 ",\"anomalies_per_1000\":%.3f,"
-	         "\"failed\":%" PRIu64 ",\"seconds\":%.3f,\"events_per_s\":%.0f,"
-	         "\"io_backend\":\"%s\",\"sink\":\"%s\",\"workers\":%u,\"thresholds\":\"%s\"",
-	         role, failed ? "failed" : res.interrupted ? "interrupted" : "ok", dq,
-	         d.meta.session_str, res.scenes, res.frames, tot.observations,
-	         st.delivered[FO_TOPIC_RAW_TELEMETRY], tot.anomalies,
-	         st.delivered[FO_TOPIC_ANOMALIES],
-	         tot.observations ? 1000.0 * (double)tot.anomalies / (double)tot.observations : 0,
-	         st.failed[FO_TOPIC_RAW_TELEMETRY] + st.failed[FO_TOPIC_ANOMALIES], tot.seconds, eps,
-	         res.backend, fo_sink_kind_name(sink_spec), d.pc.workers, is_run ? th.source : "");
+	snprintf(
+	    summary, sizeof(summary),
+	    "\"role\":\"%s\",\"status\":\"%s\",\"dataset\":%s,\"replay_session_id\":\"%s\","
+	    "\"scenes\":%" PRIu64 ",\"frames\":%" PRIu64 ",\"events\":%" PRIu64 ","
+	    "\"raw_telemetry_delivered\":%" PRIu64 ",\"anomalies\":%" PRIu64 ","
+	    "\"anomalies_delivered\":%" PRIu64 ",\"anomalies_per_1000\":%.3f,"
+	    "\"failed\":%" PRIu64 ",\"seconds\":%.3f,\"events_per_s\":%.0f,"
+	    "\"io_backend\":\"%s\",\"sink\":\"%s\",\"workers\":%u,\"thresholds\":\"%s\"",
+	    role,
+	    failed            ? "failed"
+	    : res.interrupted ? "interrupted"
+	                      : "ok",
+	    dq, d.meta.session_str, res.scenes, res.frames, tot.observations,
+	    st.delivered[FO_TOPIC_RAW_TELEMETRY], tot.anomalies, st.delivered[FO_TOPIC_ANOMALIES],
+	    tot.observations ? 1000.0 * (double)tot.anomalies / (double)tot.observations : 0,
+	    st.failed[FO_TOPIC_RAW_TELEMETRY] + st.failed[FO_TOPIC_ANOMALIES], tot.seconds, eps,
+	    res.backend, fo_sink_kind_name(sink_spec), d.pc.workers, is_run ? th.source : "");
 	printf("{%s}\n", summary);
 	if (d.pipe) {
 		fo_pipeline_report(d.pipe, stderr, report_path, summary);

@@ -42,7 +42,7 @@ typedef struct fo_in {
 	fo_obs obs;
 } fo_in;
 
-#define FO_OUT_SIZE 2048
+#define FO_OUT_SIZE  2048
 #define FO_OUT_VALUE (FO_OUT_SIZE - 16 - FO_VEHICLE_ID_MAX)
 
 /* worker -> sink: one encoded event */
@@ -150,9 +150,11 @@ static void *fo_worker_main(void *arg)
 			fo_hist_record(w->h_queue, t0 - m->emit_ns);
 			if (failed)
 				continue; /* drain only: the reader is stopping */
-			fo_wveh *v = fo_vmap_upsert(w->veh, (fo_vkey){m->obs.scene, m->obs.track}, NULL);
+			fo_wveh *v =
+			    fo_vmap_upsert(w->veh, (fo_vkey){m->obs.scene, m->obs.track}, NULL);
 			if (!v) {
-				fo_pipeline_fail(p, "worker: out of memory for vehicle state", NULL);
+				fo_pipeline_fail(p, "worker: out of memory for vehicle state",
+				                 NULL);
 				continue;
 			}
 			fo_telemetry t;
@@ -184,10 +186,13 @@ static void *fo_worker_main(void *arg)
 			for (int k = 0; k < na; k++) {
 				fo_out *a = fo_ring_claim(w->out);
 				size_t klen;
-				size_t alen = fo_anomaly_encode(&an[k], &eo.event_id, proc, a->value,
-				                                sizeof(a->value), a->key, &klen);
+				size_t alen =
+				    fo_anomaly_encode(&an[k], &eo.event_id, proc, a->value,
+				                      sizeof(a->value), a->key, &klen);
 				if (alen == 0) {
-					fo_pipeline_fail(p, "worker: an anomaly does not fit its slot: ", eo.key);
+					fo_pipeline_fail(
+					    p,
+					    "worker: an anomaly does not fit its slot: ", eo.key);
 					a->topic = FO_TOPIC_COUNT;
 					a->len = 0;
 					continue;
@@ -238,8 +243,9 @@ static void *fo_sink_main(void *arg)
 				const fo_out *o = fo_ring_at(r, k);
 				if (o->topic >= FO_TOPIC_COUNT)
 					continue;
-				if (fo_sink_emit(s, (fo_topic)o->topic, o->key, o->key_len, o->value,
-				                 o->len, o->emit_ns, err, sizeof(err)) < 0) {
+				if (fo_sink_emit(s, (fo_topic)o->topic, o->key, o->key_len,
+				                 o->value, o->len, o->emit_ns, err,
+				                 sizeof(err)) < 0) {
 					fo_pipeline_fail(p, "sink: ", err);
 					break;
 				}
@@ -451,10 +457,10 @@ int fo_pipeline_report(fo_pipeline *p, FILE *out, const char *path, const char *
 		const char *name;
 		const fo_hist *h;
 	} rows[] = {
-		{"reader emit -> worker", q},
-		{"worker processing", pr},
-		{"emit -> raw_telemetry delivered", p->h_deliver[FO_TOPIC_RAW_TELEMETRY]},
-		{"emit -> anomaly delivered", p->h_deliver[FO_TOPIC_ANOMALIES]},
+	    {"reader emit -> worker", q},
+	    {"worker processing", pr},
+	    {"emit -> raw_telemetry delivered", p->h_deliver[FO_TOPIC_RAW_TELEMETRY]},
+	    {"emit -> anomaly delivered", p->h_deliver[FO_TOPIC_ANOMALIES]},
 	};
 	const size_t nrows = sizeof(rows) / sizeof(rows[0]);
 	if (out) {
@@ -492,7 +498,8 @@ int fo_pipeline_report(fo_pipeline *p, FILE *out, const char *path, const char *
 		fo_jw_u64(&jw, p->nw);
 		fo_jw_lit(&jw, ",\"latency\":{");
 		static const char *const keys[] = {"reader_to_worker", "worker_processing",
-		                                   "emit_to_raw_delivered", "emit_to_anomaly_delivered"};
+		                                   "emit_to_raw_delivered",
+		                                   "emit_to_anomaly_delivered"};
 		for (size_t i = 0; i < nrows; i++) {
 			if (i)
 				fo_jw_char(&jw, ',');

@@ -32,16 +32,16 @@ typedef struct fo_pipeline fo_pipeline;
 #define FO_MAX_WORKERS 64
 
 typedef struct fo_pipeline_conf {
-	unsigned workers;          /* shard workers, >= 1 */
-	size_t ring_capacity;      /* slots per ring (rounded to a power of two) */
-	int cpu_reader;            /* CPU to pin each stage to, -1: not pinned */
+	unsigned workers;     /* shard workers, >= 1 */
+	size_t ring_capacity; /* slots per ring (rounded to a power of two) */
+	int cpu_reader;       /* CPU to pin each stage to, -1: not pinned */
 	int cpu_sink;
 	int cpu_workers[FO_MAX_WORKERS];
-	int emit_raw;              /* produce raw_telemetry */
-	int detect;                /* run the rules, produce anomalies */
-	const fo_thresholds *th;   /* borrowed */
+	int emit_raw;               /* produce raw_telemetry */
+	int detect;                 /* run the rules, produce anomalies */
+	const fo_thresholds *th;    /* borrowed */
 	const fo_replay_meta *meta; /* session, for event ids; borrowed */
-	fo_sink *sink;             /* borrowed; used by the sink thread only */
+	fo_sink *sink;              /* borrowed; used by the sink thread only */
 } fo_pipeline_conf;
 
 /* Creates the rings and starts the workers and the sink thread (and pins
