@@ -28,6 +28,11 @@ void fo_log_init(const char *service)
 			fo_log_min = (fo_log_level)i;
 }
 
+void fo_log_set_level(fo_log_level level)
+{
+	fo_log_min = level;
+}
+
 int fo_log_enabled(fo_log_level level)
 {
 	return level >= fo_log_min;

@@ -43,6 +43,10 @@ typedef struct fo_kv {
  * any thread starts. */
 void fo_log_init(const char *service);
 
+/* Raises or lowers the minimum level (a --quiet flag); main thread, before
+ * other threads start. */
+void fo_log_set_level(fo_log_level level);
+
 /* Writes one line if level is enabled. kv may be NULL when n is 0. */
 void fo_log_kv(fo_log_level level, const char *event_type, const char *msg, const fo_kv *kv,
                size_t n);

@@ -41,7 +41,7 @@ def run(gen, *args):
 
 
 def errors(logs):
-    return " ".join(x.get("error", "") for x in logs if x["level"] == "error")
+    return " ".join(x.get("msg", "") for x in logs if x["level"] == "error")
 
 
 def main():

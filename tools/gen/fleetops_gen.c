@@ -47,6 +47,9 @@
 #include <unistd.h>
 
 #include "gen_l5kit.h"
+#include "log.h"
+#include "telemetry.h"
+#include "timefmt.h"
 #include "gen_world.h"
 #include "zarr_writer.h"
 
@@ -59,18 +62,7 @@
 #define PATH_LEN         4096
 #define ERR_LEN          (3 * PATH_LEN) /* room for two paths and a reason */
 
-static int g_quiet;
-
-/* ---- logging ------------------------------------------------------------------ */
-
-static void iso_time(char *buf, size_t len, int64_t ns)
-{
-	time_t sec = (time_t)(ns / 1000000000);
-	struct tm tm;
-	gmtime_r(&sec, &tm);
-	size_t n = strftime(buf, len, "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(buf + n, len - n, ".%03dZ", (int)(ns / 1000000 % 1000));
-}
+/* ---- logging: JSON lines through core/log ------------------------------------ */
 
 static double now_s(void)
 {
@@ -79,54 +71,9 @@ static double now_s(void)
 	return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
-/* Append s to buf as a JSON string body (no quotes). */
-static void json_escape(char *buf, size_t len, const char *s)
-{
-	size_t o = 0;
-	for (; *s && o + 7 < len; s++) {
-		unsigned char c = (unsigned char)*s;
-		if (c == '"' || c == '\\') {
-			buf[o++] = '\\';
-			buf[o++] = (char)c;
-		} else if (c < 0x20) {
-			o += (size_t)snprintf(buf + o, len - o, "\\u%04x", c);
-		} else {
-			buf[o++] = (char)c;
-		}
-	}
-	buf[o] = '\0';
-}
-
-/* One log line: {"ts", "service", "level", "event_type", then `fields`,
- * a JSON fragment starting with a comma (or empty). */
-static void log_json(const char *level, const char *event, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void log_json(const char *level, const char *event, const char *fmt, ...)
-{
-	if (g_quiet && strcmp(level, "info") == 0)
-		return;
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	char t[40], fields[4096] = "";
-	iso_time(t, sizeof t, (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec);
-	if (fmt) {
-		va_list ap;
-		va_start(ap, fmt);
-		vsnprintf(fields, sizeof fields, fmt, ap);
-		va_end(ap);
-	}
-	fprintf(stderr,
-	        "{\"ts\":\"%s\",\"service\":\"" SERVICE "\",\"level\":\"%s\","
-	        "\"event_type\":\"%s\"%s}\n",
-	        t, level, event, fields);
-}
-
 static int fail(const char *event, const char *msg)
 {
-	char esc[2 * ERR_LEN];
-	json_escape(esc, sizeof esc, msg);
-	log_json("error", event, ",\"error\":\"%s\"", esc);
+	fo_log(FO_LOG_ERROR, event, msg);
 	return 1;
 }
 
@@ -226,7 +173,7 @@ static int parse_cli(int argc, char **argv, cli *c)
 		case 'o': c->out = optarg; break;
 		case 'p': c->preset = optarg; break;
 		case 'f': c->force = 1; break;
-		case 'q': g_quiet = 1; break;
+		case 'q': fo_log_set_level(FO_LOG_WARN); break;
 		case 'h': usage(stdout); exit(0);
 		case O_NOANOM: c->anomalies = 0; break;
 		case O_SCENES:
@@ -437,12 +384,9 @@ static int open_arrays(gen *g, char *err, size_t len)
 static cJSON *anomaly_json(const gen *g, const fo_gen_anomaly *a)
 {
 	char sid[32], vid[96], t[40];
-	snprintf(sid, sizeof sid, "scene_%03u", a->scene);
-	if (a->track_id)
-		snprintf(vid, sizeof vid, "%s_track_%" PRIu64, sid, a->track_id);
-	else
-		snprintf(vid, sizeof vid, "%s_ego", sid);
-	iso_time(t, sizeof t, fo_gen_frame_time(&g->p, a->scene, a->detect_frame));
+	fo_scene_id_format(sid, a->scene);
+	fo_vehicle_id_format(vid, a->scene, a->track_id ? a->track_id : FO_TRACK_EGO);
+	fo_time_iso8601(fo_gen_frame_time(&g->p, a->scene, a->detect_frame), t);
 
 	cJSON *o = cJSON_CreateObject();
 	if (!o)
@@ -489,11 +433,8 @@ static int gen_scene(gen *g, unsigned s, fo_gen_agent *agents, size_t cap, doubl
 	fo_gen_scene *sc;
 	if (fo_gen_scene_new(&sc, &g->p, s, err, len))
 		return -1;
-	for (const char *const *n = fo_gen_scene_notes(sc); *n; n++) {
-		char esc[512];
-		json_escape(esc, sizeof esc, *n);
-		log_json("warn", "anomaly_skipped", ",\"reason\":\"%s\"", esc);
-	}
+	for (const char *const *n = fo_gen_scene_notes(sc); *n; n++)
+		fo_log(FO_LOG_WARN, "anomaly_skipped", *n);
 	if (fo_gen_scene_max_agents(sc) > cap) {
 		fo_gen_scene_destroy(sc);
 		snprintf(err, len, "internal: frame buffer too small");
@@ -542,11 +483,9 @@ static int gen_scene(gen *g, unsigned s, fo_gen_agent *agents, size_t cap, doubl
 	double t = now_s();
 	if (t >= *next_log) {
 		*next_log = t + PROGRESS_EVERY_S;
-		log_json("info", "gen_progress",
-		         ",\"scenes_done\":%u,\"scenes\":%u,\"agents\":%" PRIu64
-		         ",\"agents_per_s\":%.0f",
-		         s + 1, g->p.scenes, g->nagents,
-		         g->nagents / (t - t0 > 1e-9 ? t - t0 : 1e-9));
+		fo_log(FO_LOG_INFO, "gen_progress", NULL, FO_KU("scenes_done", s + 1),
+		       FO_KU("scenes", g->p.scenes), FO_KU("agents", g->nagents),
+		       FO_KF("agents_per_s", g->nagents / (t - t0 > 1e-9 ? t - t0 : 1e-9)));
 	}
 	return 0;
 }
@@ -624,6 +563,7 @@ static int run(gen *g, char *err, size_t len)
 
 int main(int argc, char **argv)
 {
+	fo_log_init("fleetops-gen");
 	gen g;
 	memset(&g, 0, sizeof g);
 	if (parse_cli(argc, argv, &g.c))
@@ -659,17 +599,15 @@ int main(int argc, char **argv)
 	g.c.out = out;
 	snprintf(g.partial, sizeof g.partial, "%s.partial", out);
 
-	char err[ERR_LEN], esc[2 * PATH_LEN];
+	char err[ERR_LEN];
 	if (prepare_out(&g.c, g.partial, err, sizeof err))
 		return fail("gen_failed", err);
 
-	json_escape(esc, sizeof esc, out);
-	log_json("info", "gen_start",
-	         ",\"out\":\"%s\",\"preset\":\"%s\",\"seed\":%" PRIu64
-	         ",\"scenes\":%u,\"vehicles_per_scene\":%u,\"frames_per_scene\":%u"
-	         ",\"anomalies\":%s,\"threads\":%u",
-	         esc, fo_gen_preset_name(pr), g.p.seed, g.p.scenes, g.p.vehicles, g.p.frames,
-	         g.p.anomalies ? "true" : "false", g.c.threads);
+	fo_log(FO_LOG_INFO, "gen_start", NULL, FO_KS("out", out),
+	       FO_KS("preset", fo_gen_preset_name(pr)), FO_KU("seed", g.p.seed),
+	       FO_KU("scenes", g.p.scenes), FO_KU("vehicles_per_scene", g.p.vehicles),
+	       FO_KU("frames_per_scene", g.p.frames), FO_KB("anomalies", g.p.anomalies),
+	       FO_KU("threads", g.c.threads));
 
 	double t0 = now_s();
 	int rc = run(&g, err, sizeof err);
@@ -701,10 +639,9 @@ int main(int argc, char **argv)
 		return fail("gen_failed", err);
 	}
 	double dt = now_s() - t0;
-	log_json("info", "gen_done",
-	         ",\"out\":\"%s\",\"scenes\":%u,\"frames\":%" PRIu64 ",\"agents\":%" PRIu64
-	         ",\"anomalies\":%" PRIu64 ",\"seconds\":%.3f,\"agents_per_s\":%.0f",
-	         esc, g.p.scenes, g.nframes, g.nagents, g.nanomalies, dt,
-	         g.nagents / (dt > 1e-9 ? dt : 1e-9));
+	fo_log(FO_LOG_INFO, "gen_done", NULL, FO_KS("out", out), FO_KU("scenes", g.p.scenes),
+	       FO_KU("frames", g.nframes), FO_KU("agents", g.nagents),
+	       FO_KU("anomalies", g.nanomalies), FO_KF("seconds", dt),
+	       FO_KF("agents_per_s", g.nagents / (dt > 1e-9 ? dt : 1e-9)));
 	return 0;
 }
