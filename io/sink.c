@@ -44,7 +44,14 @@ fo_sink *fo_sink_new(const fo_sink_conf *conf, char *err, size_t errsz)
 	}
 	s->ops = ops;
 	s->conf = *conf;
+	s->window = mi_zalloc(FO_SINK_WINDOW * sizeof(*s->window));
+	if (!s->window) {
+		snprintf(err, errsz, "out of memory");
+		mi_free(s);
+		return NULL;
+	}
 	if (ops->open(s, colon ? colon + 1 : NULL, err, errsz) < 0) {
+		mi_free(s->window);
 		mi_free(s);
 		return NULL;
 	}
@@ -59,9 +66,38 @@ const char *fo_sink_kind(const fo_sink *s)
 int fo_sink_emit(fo_sink *s, fo_topic t, const char *key, size_t klen, const char *val, size_t vlen,
                  int64_t emit_ns, char *err, size_t errsz)
 {
+	/* a full window waits for deliveries (Kafka) before taking one more */
+	while (s->next_seq - s->settled >= FO_SINK_WINDOW) {
+		if (!s->ops->poll) {
+			snprintf(err, errsz, "sink window full without deliveries");
+			return -1;
+		}
+		s->ops->poll(s);
+	}
+	uint64_t seq = s->next_seq++;
+	/* 1 marks "in flight" even for an event that came with no emit time */
+	s->window[seq & (FO_SINK_WINDOW - 1)] = emit_ns > 0 ? emit_ns : 1;
 	s->st.emitted[t]++;
 	s->st.bytes += vlen;
-	return s->ops->emit(s, t, key, klen, val, vlen, emit_ns, err, errsz);
+	return s->ops->emit(s, t, key, klen, val, vlen, seq, err, errsz);
+}
+
+uint64_t fo_sink_next_seq(const fo_sink *s)
+{
+	return s->next_seq;
+}
+
+uint64_t fo_sink_settled(const fo_sink *s)
+{
+	return s->settled;
+}
+
+/* Clears seq's slot and moves the watermark over every settled slot. */
+static void fo_sink_settle(fo_sink *s, uint64_t seq)
+{
+	s->window[seq & (FO_SINK_WINDOW - 1)] = 0;
+	while (s->settled < s->next_seq && s->window[s->settled & (FO_SINK_WINDOW - 1)] == 0)
+		s->settled++;
 }
 
 void fo_sink_set_latency(fo_sink *s, struct fo_hist *const *per_topic)
@@ -70,11 +106,19 @@ void fo_sink_set_latency(fo_sink *s, struct fo_hist *const *per_topic)
 		s->lat[t] = per_topic ? per_topic[t] : NULL;
 }
 
-void fo_sink_delivered(fo_sink *s, fo_topic t, int64_t emit_ns)
+void fo_sink_delivered(fo_sink *s, fo_topic t, uint64_t seq)
 {
+	int64_t emit_ns = s->window[seq & (FO_SINK_WINDOW - 1)];
 	s->st.delivered[t]++;
-	if (s->lat[t] && emit_ns > 0)
-		fo_hist_record(s->lat[t], fo_time_mono_ns() - emit_ns);
+	if (s->lat[t] && emit_ns > 1)
+		fo_hist_record(s->lat[t], fo_time_wall_ns() - emit_ns);
+	fo_sink_settle(s, seq);
+}
+
+void fo_sink_failed(fo_sink *s, fo_topic t, uint64_t seq)
+{
+	s->st.failed[t]++;
+	fo_sink_settle(s, seq);
 }
 
 void fo_sink_poll(fo_sink *s)
@@ -108,6 +152,7 @@ int fo_sink_close(fo_sink *s, int timeout_ms, fo_sink_stats *st, char *err, size
 	}
 	if (st)
 		*st = s->st;
+	mi_free(s->window);
 	mi_free(s);
 	return rc;
 }
@@ -125,10 +170,10 @@ static int fo_null_open(fo_sink *s, const char *arg, char *err, size_t errsz)
 }
 
 static int fo_null_emit(fo_sink *s, fo_topic t, const char *key, size_t klen, const char *val,
-                        size_t vlen, int64_t emit_ns, char *err, size_t errsz)
+                        size_t vlen, uint64_t seq, char *err, size_t errsz)
 {
 	(void)key, (void)klen, (void)val, (void)vlen, (void)err, (void)errsz;
-	fo_sink_delivered(s, t, emit_ns);
+	fo_sink_delivered(s, t, seq);
 	return 0;
 }
 

@@ -55,8 +55,8 @@ fo_sink *fo_sink_new(const fo_sink_conf *conf, char *err, size_t errsz);
 /* Name of the backend: "null", "ndjson" or "kafka". */
 const char *fo_sink_kind(const fo_sink *s);
 
-/* Emits one event. emit_ns: when the event entered the pipeline
- * (monotonic), for the delivery latency histograms; 0 when unknown. Blocks
+/* Emits one event. emit_ns: when the event entered the pipeline (wall
+ * clock), for the delivery latency histograms; 0 when unknown. Blocks
  * (serving delivery reports) while the producer queue is full. Returns 0,
  * or -1 if the sink has failed for good (err filled: a write error, a fatal
  * producer error). */
@@ -69,6 +69,14 @@ int fo_sink_emit(fo_sink *s, fo_topic t, const char *key, size_t klen, const cha
  * thread only. */
 struct fo_hist;
 void fo_sink_set_latency(fo_sink *s, struct fo_hist *const *per_topic);
+
+/* Sequence numbers: the n-th event emitted is number n (from 0). Every
+ * event below fo_sink_settled() has been delivered (or written), or has
+ * failed and is counted; a caller can so learn that everything it emitted
+ * before some point is safe, e.g. to commit the input offsets that led to
+ * it. fo_sink_next_seq() is the number the next event will get. */
+uint64_t fo_sink_next_seq(const fo_sink *s);
+uint64_t fo_sink_settled(const fo_sink *s);
 
 /* Serves delivery reports without blocking. */
 void fo_sink_poll(fo_sink *s);

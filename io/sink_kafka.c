@@ -34,14 +34,14 @@ static void fo_kafka_dr(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
 {
 	(void)rk;
 	fo_kafka *k = opaque;
-	/* the message's opaque packs its topic (2 bits) and emit time */
+	/* the message's opaque packs its topic (2 bits) and sequence number */
 	uint64_t tag = (uint64_t)(uintptr_t)m->_private;
 	fo_topic t = (fo_topic)(tag & 3);
 	if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
-		fo_sink_delivered(k->s, t, (int64_t)(tag >> 2));
+		fo_sink_delivered(k->s, t, tag >> 2);
 		return;
 	}
-	k->s->st.failed[t]++;
+	fo_sink_failed(k->s, t, tag >> 2);
 	if (!k->first_error[0])
 		snprintf(k->first_error, sizeof(k->first_error),
 		         "topic %s partition %" PRId32 ": %s", fo_topic_name(t), m->partition,
@@ -191,24 +191,30 @@ static int fo_kafka_open(fo_sink *s, const char *arg, char *err, size_t errsz)
 }
 
 static int fo_kafka_emit(fo_sink *s, fo_topic t, const char *key, size_t klen, const char *val,
-                         size_t vlen, int64_t emit_ns, char *err, size_t errsz)
+                         size_t vlen, uint64_t seq, char *err, size_t errsz)
 {
 	fo_kafka *k = s->be;
 	if (k->fatal || !k->rkt[t]) {
-		snprintf(err, errsz, "%s",
-		         k->fatal ? k->first_error : "topic not produced by this role");
+		if (k->fatal)
+			snprintf(err, errsz, "%s", k->first_error);
+		else
+			snprintf(err, errsz, "topic %s is not produced by this role",
+			         fo_topic_name(t));
+		if (!k->first_error[0])
+			snprintf(k->first_error, sizeof(k->first_error), "%s", err);
+		fo_sink_failed(s, t, seq);
 		return -1;
 	}
 	for (;;) {
-		if (rd_kafka_produce(
-		        k->rkt[t], RD_KAFKA_PARTITION_UA, RD_KAFKA_MSG_F_COPY, (void *)val, vlen,
-		        key, klen,
-		        (void *)(uintptr_t)((uint64_t)(emit_ns > 0 ? emit_ns : 0) << 2 | t)) == 0)
+		if (rd_kafka_produce(k->rkt[t], RD_KAFKA_PARTITION_UA, RD_KAFKA_MSG_F_COPY,
+		                     (void *)val, vlen, key, klen,
+		                     (void *)(uintptr_t)(seq << 2 | t)) == 0)
 			return 0;
 		rd_kafka_resp_err_t e = rd_kafka_last_error();
 		if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
 			snprintf(err, errsz, "produce to topic %s failed: %s", fo_topic_name(t),
 			         rd_kafka_err2str(e));
+			fo_sink_failed(s, t, seq);
 			return -1;
 		}
 		/* backpressure: serve delivery reports until there is room */

@@ -54,7 +54,7 @@ static int fo_ndjson_open(fo_sink *s, const char *dir, char *err, size_t errsz)
 }
 
 static int fo_ndjson_emit(fo_sink *s, fo_topic t, const char *key, size_t klen, const char *val,
-                          size_t vlen, int64_t emit_ns, char *err, size_t errsz)
+                          size_t vlen, uint64_t seq, char *err, size_t errsz)
 {
 	(void)key, (void)klen;
 	fo_ndjson *nj = s->be;
@@ -62,13 +62,15 @@ static int fo_ndjson_emit(fo_sink *s, fo_topic t, const char *key, size_t klen, 
 	if (!f) {
 		snprintf(err, errsz, "ndjson sink: topic %s is not produced by this role",
 		         fo_topic_name(t));
+		fo_sink_failed(s, t, seq);
 		return -1;
 	}
 	if (fwrite(val, 1, vlen, f) != vlen || putc('\n', f) == EOF) {
 		snprintf(err, errsz, "%s: write failed: %s", nj->path[t], strerror(errno));
+		fo_sink_failed(s, t, seq);
 		return -1;
 	}
-	fo_sink_delivered(s, t, emit_ns);
+	fo_sink_delivered(s, t, seq);
 	return 0;
 }
 

@@ -35,7 +35,7 @@ enum { FO_IN_OBS = 0, FO_IN_SCENE_END };
 
 /* reader -> worker: one observation (or a scene's end) */
 typedef struct fo_in {
-	int64_t emit_ns;       /* monotonic: when the reader handed the frame over */
+	int64_t emit_ns;       /* wall clock: when the reader handed the frame over */
 	int64_t wall_ns;       /* processing_time of the frame */
 	uint32_t frame_agents; /* ego: agents in its frame; else FO_AGENTS_UNKNOWN */
 	uint32_t kind;
@@ -47,7 +47,7 @@ typedef struct fo_in {
 
 /* worker -> sink: one encoded event */
 typedef struct fo_out {
-	int64_t emit_ns; /* the observation's reader emit time */
+	int64_t emit_ns; /* the observation's reader emit time (wall clock) */
 	uint32_t len;
 	uint16_t key_len;
 	uint8_t topic;
@@ -137,7 +137,8 @@ static void *fo_worker_main(void *arg)
 	char proc[FO_ISO8601_LEN + 1];
 	size_t n;
 	while ((n = fo_ring_wait(w->in, 64)) > 0) {
-		const int64_t t0 = fo_time_mono_ns();
+		/* wall clock, like emit_ns: latencies may span processes */
+		const int64_t t0 = fo_time_wall_ns();
 		const int failed = atomic_load_explicit(&p->failed, memory_order_relaxed);
 		size_t nobs = 0;
 		for (size_t i = 0; i < n; i++) {
@@ -210,7 +211,7 @@ static void *fo_worker_main(void *arg)
 		fo_ring_release(w->in, n);
 		fo_relaxed_add(&w->processed, nobs);
 		if (nobs)
-			fo_hist_record_n(w->h_proc, (fo_time_mono_ns() - t0) / (int64_t)nobs, nobs);
+			fo_hist_record_n(w->h_proc, (fo_time_wall_ns() - t0) / (int64_t)nobs, nobs);
 	}
 	fo_ring_close(w->out);
 	return NULL;
@@ -355,7 +356,7 @@ int fo_pipeline_frame(fo_pipeline *p, const fo_l5kit_frame *fr, char *err, size_
 		fo_push_scene_end(p, p->scene);
 	p->scene = fr->scene;
 	p->have_scene = 1;
-	const int64_t now = fo_time_mono_ns(), wall = fo_time_wall_ns();
+	const int64_t now = fo_time_wall_ns(), wall = now;
 	for (size_t i = 0; i < fr->n; i++) {
 		const fo_obs *o = &fr->obs[i];
 		fo_worker *w = &p->w[fo_vkey_hash((fo_vkey){o->scene, o->track}) % p->nw];
