@@ -49,7 +49,8 @@ void fo_detect_features(const fo_thresholds *th, const fo_vdet *v, const fo_tele
 	double dt = (double)(t->ts_ns - prev->ts_ns) * 1e-9;
 	if (dt > 0 && gap <= th->perception_window) {
 		double px = prev->x + prev->vx * dt, py = prev->y + prev->vy * dt;
-		f->position_jump = hypot(t->pos[0] - px, t->pos[1] - py);
+		double dx = t->pos[0] - px, dy = t->pos[1] - py;
+		f->position_jump = sqrt(dx * dx + dy * dy); /* no overflow at these scales */
 	}
 	if (gap == 1)
 		f->yaw_jump = fabs(fo_wrap_pi(t->yaw - prev->yaw));
