@@ -97,6 +97,10 @@ size_t fo_event_encode_telemetry(const fo_telemetry *t, const fo_replay_meta *m,
 	fo_jw_raw(&jw, m->session_str, FO_UUID_STR_LEN);
 	fo_jw_lit(&jw, "\",\"replay_rate\":");
 	fo_jw_fixed(&jw, m->replay_rate, 3);
+	if (t->frame_agents != FO_AGENTS_UNKNOWN) { /* the ego: its frame's agents */
+		fo_jw_lit(&jw, ",\"frame_agents\":");
+		fo_jw_u64(&jw, t->frame_agents);
+	}
 	fo_jw_lit(&jw, "}}");
 	return jw.overflow ? 0 : jw.len;
 }

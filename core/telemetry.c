@@ -39,6 +39,7 @@ void fo_telemetry_derive(fo_track *tr, const fo_obs *o, fo_telemetry *t)
 	t->yaw = o->yaw;
 	t->label_probability = o->label_probability;
 	t->track_length = tr->count + 1;
+	t->frame_agents = FO_AGENTS_UNKNOWN;
 
 	if (ego) {
 		for (int i = 0; i < 3; i++)

@@ -48,10 +48,15 @@ typedef struct fo_telemetry {
 	double yaw_rate;
 	double label_probability;
 	uint32_t track_length;
+	uint32_t frame_agents; /* ego only: agents in its frame; else FO_AGENTS_UNKNOWN */
 } fo_telemetry;
 
+/* No frame agent count (an agent's event, or one that does not carry it). */
+#define FO_AGENTS_UNKNOWN UINT32_MAX
+
 /* Derives t from o and the vehicle's previous state tr (zero-filled for a
- * vehicle not seen before), then advances tr to o. Never fails: a frame
+ * vehicle not seen before), then advances tr to o. t->frame_agents is left
+ * FO_AGENTS_UNKNOWN for the caller, who knows the frame, to set. Never fails: a frame
  * whose timestamp does not advance past the previous one (dt <= 0) gets zero
  * acceleration and yaw rate instead of a division by zero. */
 void fo_telemetry_derive(fo_track *tr, const fo_obs *o, fo_telemetry *t);

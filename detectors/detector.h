@@ -56,9 +56,6 @@ typedef struct fo_vdet {
 	uint8_t fired[FO_RULE_COUNT];
 } fo_vdet;
 
-/* No frame agent count (a telemetry event that does not carry one). */
-#define FO_AGENTS_UNKNOWN UINT32_MAX
-
 /* Evaluates every rule on t against v, records t in v, and writes the
  * anomalies raised (at most FO_RULE_COUNT) into out. frame_agents: for the
  * ego, the number of agents in t's frame (FO_AGENTS_UNKNOWN if not known).

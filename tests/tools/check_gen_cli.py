@@ -26,7 +26,9 @@ def check(cond, msg):
 
 
 def run(gen, *args):
-    r = subprocess.run([gen, *args], capture_output=True, text=True, timeout=120)
+    # info lines are part of what is checked, whatever the caller's FO_LOG_LEVEL
+    env = dict(os.environ, FO_LOG_LEVEL="info")
+    r = subprocess.run([gen, *args], capture_output=True, text=True, timeout=120, env=env)
     logs = []
     for line in r.stderr.splitlines():
         try:

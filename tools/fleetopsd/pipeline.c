@@ -160,6 +160,7 @@ static void *fo_worker_main(void *arg)
 			}
 			fo_telemetry t;
 			fo_telemetry_derive(&v->tr, &m->obs, &t);
+			t.frame_agents = m->frame_agents;
 			if (m->wall_ns != last_wall) {
 				fo_time_iso8601(m->wall_ns, proc);
 				last_wall = m->wall_ns;
@@ -183,7 +184,7 @@ static void *fo_worker_main(void *arg)
 			if (!c->detect)
 				continue;
 			fo_anomaly an[FO_RULE_COUNT];
-			int na = fo_detect(c->th, &v->det, &t, m->frame_agents, an);
+			int na = fo_detect(c->th, &v->det, &t, t.frame_agents, an);
 			for (int k = 0; k < na; k++) {
 				fo_out *a = fo_ring_claim(w->out);
 				size_t klen;
