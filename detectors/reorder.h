@@ -46,8 +46,7 @@
 typedef struct fo_reorder_ev {
 	fo_telemetry t;
 	fo_uuid event_id;
-	uint64_t tag;          /* the caller's, returned untouched */
-	uint32_t frame_agents; /* FO_AGENTS_UNKNOWN when not known */
+	uint64_t tag; /* the caller's, returned untouched */
 } fo_reorder_ev;
 
 /* Per-vehicle state: zero-filled is empty. Fields are private. */

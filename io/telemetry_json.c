@@ -852,7 +852,7 @@ static int fo_tj_metadata(fo_tj *j)
 			if (r == 0 && !fo_tj_null(j)) {
 				r = fo_tj_uint(j, fo_tj_name[F_FRAME_AGENTS], UINT32_MAX - 1, &v);
 				if (r == 0)
-					o->frame_agents = (uint32_t)v;
+					o->t.frame_agents = (uint32_t)v;
 			}
 		} else {
 			r = fo_tj_unknown(j, "metadata", k, kn);
@@ -1143,7 +1143,7 @@ int fo_telemetry_json_parse(const char *buf, size_t len, fo_telemetry_json *out,
 	j.track_null = 0;
 	out->proc_ns = 0;
 	out->replay_rate = 0.0;
-	out->frame_agents = FO_AGENTS_UNKNOWN;
+	out->t.frame_agents = FO_AGENTS_UNKNOWN;
 	if (!fo_tj_fast(&j)) {
 		/* any other layout, or something wrong: the general parser */
 		j.p = buf;
@@ -1151,7 +1151,7 @@ int fo_telemetry_json_parse(const char *buf, size_t len, fo_telemetry_json *out,
 		j.track_null = 0;
 		out->proc_ns = 0;
 		out->replay_rate = 0.0;
-		out->frame_agents = FO_AGENTS_UNKNOWN;
+		out->t.frame_agents = FO_AGENTS_UNKNOWN;
 		if (fo_tj_top(&j) < 0)
 			return -1;
 	}

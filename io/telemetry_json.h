@@ -29,24 +29,19 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* No frame agent count: the event has no metadata.frame_agents (or null).
- * The same value as detectors/detector.h, which io/ does not include. */
-#ifndef FO_AGENTS_UNKNOWN
-#define FO_AGENTS_UNKNOWN UINT32_MAX
-#endif
-
 /* Unknown fields may nest objects and arrays this deep (the event itself is
  * level 1); deeper input is rejected rather than followed. */
 #define FO_TELEMETRY_JSON_DEPTH 32
 
 /* One parsed RawTelemetryEvent. */
 typedef struct fo_telemetry_json {
-	fo_telemetry t; /* scene, frame, track (FO_TRACK_EGO), ts_ns, telemetry */
+	fo_telemetry t; /* scene, frame, track (FO_TRACK_EGO), ts_ns, the telemetry, and
+	                 * frame_agents from metadata.frame_agents (FO_AGENTS_UNKNOWN
+	                 * when absent or null) */
 	fo_uuid event_id;
-	fo_uuid session;       /* metadata.replay_session_id */
-	int64_t proc_ns;       /* processing_time, ns since the epoch; 0 when absent */
-	double replay_rate;    /* metadata.replay_rate; 0 when absent */
-	uint32_t frame_agents; /* metadata.frame_agents; FO_AGENTS_UNKNOWN when absent */
+	fo_uuid session;    /* metadata.replay_session_id */
+	int64_t proc_ns;    /* processing_time, ns since the epoch; 0 when absent */
+	double replay_rate; /* metadata.replay_rate; 0 when absent */
 } fo_telemetry_json;
 
 /* Parses buf[0..len) as one RawTelemetryEvent into out. Whitespace may

@@ -8,8 +8,9 @@
  * runs (for a profiler).
  *
  * The input is 4,096 distinct events from fo_event_encode_telemetry (every
- * 8th an ego, values at L5Kit scales, ~640 bytes each), parsed round-robin
- * so branch predictors see varied digits. Contenders:
+ * 8th an ego with its frame's agent count, values at L5Kit scales, ~630
+ * bytes each), parsed round-robin so branch predictors see varied digits.
+ * Contenders:
  *   fleetops       fo_telemetry_json_parse: every field, checked, into
  *                  fo_telemetry + ids (what fleetopsd detect does)
  *   cjson_tree     cJSON_ParseWithLength + cJSON_Delete: the tree alone
@@ -77,6 +78,7 @@ static void make_events(void)
 		t.yaw_rate = urand(-1, 1);
 		t.label_probability = t.track == FO_TRACK_EGO ? 1.0 : urand(0.8, 1);
 		t.track_length = (uint32_t)(rnd() % 248) + 1;
+		t.frame_agents = t.track == FO_TRACK_EGO ? 84 : FO_AGENTS_UNKNOWN;
 		char buf[FO_EVENT_MAX];
 		fo_event_out eo;
 		ev_len[i] = fo_event_encode_telemetry(&t, &m, proc, buf, sizeof(buf), &eo);
@@ -130,6 +132,8 @@ static int cjson_fields(const char *s, size_t n, fo_telemetry_json *o)
 	const char *et = str(j, "event_time");
 	rc |= fo_telemetry_json_time(et, strlen(et), &o->t.ts_ns);
 	o->replay_rate = num(md, "replay_rate");
+	const cJSON *fa = cJSON_GetObjectItemCaseSensitive(md, "frame_agents");
+	o->t.frame_agents = cJSON_IsNumber(fa) ? (uint32_t)fa->valuedouble : FO_AGENTS_UNKNOWN;
 	sink_ += strlen(str(j, "vehicle_id"));
 	cJSON_Delete(j);
 	return rc;

@@ -36,7 +36,7 @@ static fo_reorder_ev ev_of(uint32_t frame)
 	e.t.track = 9;
 	e.t.pos[0] = frame * 0.5;
 	e.tag = 1000 + frame;
-	e.frame_agents = frame + 7;
+	e.t.frame_agents = frame + 7;
 	fo_uuid5(&e.event_id, &fo_uuid_ns_fleetops, &frame, sizeof(frame));
 	return e;
 }
@@ -159,7 +159,7 @@ static void test_flush_advance(void)
 	push(&r, 13, FO_REORDER_HELD, "");
 	fo_reorder_flush(&r, out, &n);
 	FO_CHECK(n == 2 && out[0].t.frame == 12 && out[1].t.frame == 13);
-	FO_CHECK(out[0].tag == 1012 && out[1].frame_agents == 20);
+	FO_CHECK(out[0].tag == 1012 && out[1].t.frame_agents == 20);
 	FO_CHECK(fo_reorder_waiting(&r) == 0);
 	push(&r, 11, FO_REORDER_LATE, ""); /* flushed past it */
 	push(&r, 14, 0, "14");

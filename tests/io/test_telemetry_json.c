@@ -65,7 +65,8 @@ static void random_telemetry(fo_telemetry *t, int ego)
 	t->yaw_rate = urand(-30, 30);
 	t->label_probability = ego ? 1.0 : urand(0, 1);
 	t->track_length = (uint32_t)(rnd() % 100000) + 1;
-	t->frame_agents = FO_AGENTS_UNKNOWN; /* frame_agents has cases of its own */
+	/* the ego's frame agent count goes into metadata when known */
+	t->frame_agents = ego && rnd() % 2 ? (uint32_t)(rnd() % 500) : FO_AGENTS_UNKNOWN;
 }
 
 static double jnum(const cJSON *o, const char *a, const char *b)
@@ -116,7 +117,7 @@ static int same_parse(const fo_telemetry_json *a, const fo_telemetry_json *b)
 		       x->acc[i] == y->acc[i];
 	return same && memcmp(&a->event_id, &b->event_id, 16) == 0 &&
 	       memcmp(&a->session, &b->session, 16) == 0 && a->proc_ns == b->proc_ns &&
-	       a->replay_rate == b->replay_rate && a->frame_agents == b->frame_agents;
+	       a->replay_rate == b->replay_rate && x->frame_agents == y->frame_agents;
 }
 
 /* Parses text from an exactly sized heap copy (no NUL after it). */
@@ -166,7 +167,7 @@ static void test_round_trip(void)
 		FO_CHECK(memcmp(&p.event_id, &eo.event_id, 16) == 0);
 		FO_CHECK(memcmp(&p.session, &meta.session, 16) == 0);
 		FO_CHECK(p.proc_ns == proc_ns);
-		FO_CHECK(p.frame_agents == t.frame_agents); /* the ego carries its frame's agents */
+		FO_CHECK(p.t.frame_agents == t.frame_agents);
 		buf[len] = '\0';
 		check_against_cjson(&p, buf);
 	}
@@ -338,10 +339,10 @@ static void test_reordered(void)
 		FO_CHECK(fo_telemetry_json_parse(buf, len, &a, err, sizeof(err)) == 0);
 		buf[len] = '\0';
 		cJSON *j = cJSON_Parse(buf);
-		if (n % 3 == 0) { /* with a frame agent count in metadata */
-			a.frame_agents = (uint32_t)(rnd() % 300);
+		if (n % 3 == 0 && a.t.frame_agents == FO_AGENTS_UNKNOWN) { /* an agent with one */
+			a.t.frame_agents = (uint32_t)(rnd() % 300);
 			cJSON_AddNumberToObject(cJSON_GetObjectItemCaseSensitive(j, "metadata"),
-			                        "frame_agents", a.frame_agents);
+			                        "frame_agents", a.t.frame_agents);
 		}
 		w.n = 0;
 		wws(&w);
@@ -585,15 +586,15 @@ static void test_errors(void)
 	char ego[FO_EVENT_MAX + 64];
 	len = encode(&e, ego, &eo);
 	FO_CHECK(fo_telemetry_json_parse(ego, len, &p, err, sizeof(err)) == 0);
-	FO_CHECK(p.t.track == FO_TRACK_EGO && p.frame_agents == FO_AGENTS_UNKNOWN);
+	FO_CHECK(p.t.track == FO_TRACK_EGO && p.t.frame_agents == FO_AGENTS_UNKNOWN);
 	ego[len] = '\0';
 	memcpy(base_ev, ego, len + 1);
 	const char *fa = edit("\"replay_rate\"", "\"frame_agents\":84,\"replay_rate\"");
 	FO_CHECK(fo_telemetry_json_parse(fa, strlen(fa), &p, err, sizeof(err)) == 0);
-	FO_CHECK(p.frame_agents == 84);
+	FO_CHECK(p.t.frame_agents == 84);
 	fa = edit("\"replay_rate\"", "\"frame_agents\":null,\"replay_rate\"");
 	FO_CHECK(fo_telemetry_json_parse(fa, strlen(fa), &p, err, sizeof(err)) == 0);
-	FO_CHECK(p.frame_agents == FO_AGENTS_UNKNOWN);
+	FO_CHECK(p.t.frame_agents == FO_AGENTS_UNKNOWN);
 	expect_error(edit("scene_001_ego", "scene_001_track_7"),
 	             "track_id is null but vehicle_id scene_001_track_7 is not an ego");
 
