@@ -82,6 +82,13 @@ int fo_sink_emit(fo_sink *s, fo_topic t, const char *key, size_t klen, const cha
 	return s->ops->emit(s, t, key, klen, val, vlen, seq, err, errsz);
 }
 
+int fo_sink_flush(fo_sink *s, int timeout_ms)
+{
+	if (s->ops->flush)
+		s->ops->flush(s, timeout_ms);
+	return s->settled == s->next_seq ? 0 : -1;
+}
+
 uint64_t fo_sink_next_seq(const fo_sink *s)
 {
 	return s->next_seq;

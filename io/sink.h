@@ -78,6 +78,11 @@ void fo_sink_set_latency(fo_sink *s, struct fo_hist *const *per_topic);
 uint64_t fo_sink_next_seq(const fo_sink *s);
 uint64_t fo_sink_settled(const fo_sink *s);
 
+/* Waits up to timeout_ms until every event emitted so far has settled
+ * (Kafka: acknowledged; files: written out). Returns 0, or -1 if some are
+ * still in flight. Sink thread. */
+int fo_sink_flush(fo_sink *s, int timeout_ms);
+
 /* Serves delivery reports without blocking. */
 void fo_sink_poll(fo_sink *s);
 

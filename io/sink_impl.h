@@ -14,6 +14,8 @@ typedef struct fo_sink_ops {
 	int (*emit)(fo_sink *s, fo_topic t, const char *key, size_t klen, const char *val,
 	            size_t vlen, uint64_t seq, char *err, size_t errsz);
 	void (*poll)(fo_sink *s);
+	/* pushes everything out and waits up to timeout_ms (NULL: nothing to wait for) */
+	void (*flush)(fo_sink *s, int timeout_ms);
 	/* flushes and frees backend state; 0 or -1 with err */
 	int (*close)(fo_sink *s, int timeout_ms, char *err, size_t errsz);
 } fo_sink_ops;

@@ -233,6 +233,12 @@ static void fo_kafka_poll(fo_sink *s)
 	rd_kafka_poll(k->rk, 0);
 }
 
+static void fo_kafka_flush(fo_sink *s, int timeout_ms)
+{
+	fo_kafka *k = s->be;
+	rd_kafka_flush(k->rk, timeout_ms); /* serves the delivery reports too */
+}
+
 static int fo_kafka_close(fo_sink *s, int timeout_ms, char *err, size_t errsz)
 {
 	fo_kafka *k = s->be;
@@ -266,5 +272,6 @@ const fo_sink_ops fo_sink_kafka_ops = {
     .open = fo_kafka_open,
     .emit = fo_kafka_emit,
     .poll = fo_kafka_poll,
+    .flush = fo_kafka_flush,
     .close = fo_kafka_close,
 };

@@ -91,9 +91,19 @@ static int fo_ndjson_close(fo_sink *s, int timeout_ms, char *err, size_t errsz)
 	return rc;
 }
 
+static void fo_ndjson_flush(fo_sink *s, int timeout_ms)
+{
+	(void)timeout_ms;
+	fo_ndjson *nj = s->be;
+	for (int t = 0; t < FO_TOPIC_COUNT; t++)
+		if (nj->f[t])
+			fflush(nj->f[t]);
+}
+
 const fo_sink_ops fo_sink_ndjson_ops = {
     .kind = "ndjson",
     .open = fo_ndjson_open,
     .emit = fo_ndjson_emit,
+    .flush = fo_ndjson_flush,
     .close = fo_ndjson_close,
 };

@@ -14,10 +14,12 @@
 #include "pipeline.h"
 
 #include "anomaly.h"
+#include "dedup.h"
 #include "detector.h"
 #include "hist.h"
 #include "json.h"
 #include "log.h"
+#include "reorder.h"
 #include "ring.h"
 #include "timefmt.h"
 #include "vmap.h"
@@ -31,23 +33,31 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { FO_IN_OBS = 0, FO_IN_SCENE_END };
+enum { FO_IN_OBS = 0, FO_IN_SCENE_END, FO_IN_TELEMETRY, FO_IN_FLUSH };
 
-/* reader -> worker: one observation (or a scene's end) */
+/* reader -> worker: an observation to derive (replay), a telemetry event
+ * consumed from Kafka (detect), a scene's end, or a flush request */
 typedef struct fo_in {
-	int64_t emit_ns;       /* wall clock: when the reader handed the frame over */
-	int64_t wall_ns;       /* processing_time of the frame */
+	int64_t emit_ns;       /* wall clock: replay emit time of the event */
+	int64_t wall_ns;       /* processing_time of the frame (replay) */
 	uint32_t frame_agents; /* ego: agents in its frame; else FO_AGENTS_UNKNOWN */
 	uint32_t kind;
-	fo_obs obs;
+	uint64_t tag;     /* detect: the message's origin, acknowledged when done */
+	fo_uuid event_id; /* detect: the event's id */
+	union {
+		fo_obs obs;     /* FO_IN_OBS, FO_IN_SCENE_END (obs.scene) */
+		fo_telemetry t; /* FO_IN_TELEMETRY */
+	};
 } fo_in;
 
 #define FO_OUT_SIZE  2048
 #define FO_OUT_VALUE (FO_OUT_SIZE - 16 - FO_VEHICLE_ID_MAX)
 
-/* worker -> sink: one encoded event */
+/* worker -> sink: one encoded event, or (topic FO_OUT_ACK) the tag of an
+ * input message whose results are all in the ring before it */
+#define FO_OUT_ACK 0xfe
 typedef struct fo_out {
-	int64_t emit_ns; /* the observation's reader emit time (wall clock) */
+	int64_t emit_ns; /* the event's replay emit time (wall clock); the tag for an ack */
 	uint32_t len;
 	uint16_t key_len;
 	uint8_t topic;
@@ -61,7 +71,15 @@ _Static_assert(sizeof(fo_out) == FO_OUT_SIZE, "fo_out is one 2 KiB slot");
 typedef struct fo_wveh {
 	fo_track tr;
 	fo_vdet det;
+	fo_reorder ro;      /* detect: frame order within the tolerance */
+	int64_t held_since; /* detect: wall time events started waiting in ro */
+	int64_t last_seen;  /* detect: wall time of its last event */
 } fo_wveh;
+
+/* detect: a vehicle unseen this long is forgotten; events held this long
+ * in a reorder buffer are released (the frames they wait for are gone) */
+#define FO_VEHICLE_IDLE_NS (60 * 1000000000LL)
+#define FO_HOLD_MAX_NS     (1000000000LL)
 
 typedef struct fo_worker {
 	fo_pipeline *p;
@@ -73,10 +91,13 @@ typedef struct fo_worker {
 	fo_vmap *veh;
 	fo_hist *h_queue; /* reader emit -> worker picks it up */
 	fo_hist *h_proc;  /* worker processing, per observation */
+	fo_dedup *dedup;  /* detect: event ids seen in the last minute */
+	int64_t next_sweep;
 	/* written by this worker only (relaxed), read by the reporter */
 	_Alignas(64) _Atomic uint64_t processed;
 	_Atomic uint64_t raw, anomalies;
 	_Atomic uint64_t by_rule[FO_RULE_COUNT];
+	_Atomic uint64_t duplicates, late, reordered, evicted;
 } fo_worker;
 
 struct fo_pipeline {
@@ -86,6 +107,9 @@ struct fo_pipeline {
 	pthread_t sink_th;
 	int sink_started;
 	fo_hist *h_deliver[FO_TOPIC_COUNT]; /* sink thread: emit -> delivered/written */
+	fo_ring *acks;                      /* detect: sink -> reader, done tags */
+	uint64_t *leftover;                 /* detect: acks the ring could not take at the end */
+	size_t nleftover;
 	fo_hist_ival *iv_queue, *iv_deliver;
 	atomic_int failed;
 	char fail_msg[1024];
@@ -128,6 +152,112 @@ static inline void fo_relaxed_add(_Atomic uint64_t *c, uint64_t n)
 	                      memory_order_relaxed);
 }
 
+/* Worker: encodes t's anomalies (detect) into the output ring. */
+static void fo_worker_detect(fo_worker *w, fo_wveh *v, const fo_telemetry *t,
+                             const fo_uuid *event_id, int64_t emit_ns, const char *proc)
+{
+	fo_pipeline *p = w->p;
+	fo_anomaly an[FO_RULE_COUNT];
+	int na = fo_detect(p->conf.th, &v->det, t, t->frame_agents, an);
+	for (int k = 0; k < na; k++) {
+		fo_out *a = fo_ring_claim(w->out);
+		size_t klen;
+		size_t alen = fo_anomaly_encode(&an[k], event_id, proc, a->value, sizeof(a->value),
+		                                a->key, &klen);
+		if (alen == 0) {
+			fo_pipeline_fail(p, "worker: an anomaly does not fit its slot: ", a->key);
+			a->topic = FO_TOPIC_COUNT;
+			a->len = 0;
+			continue;
+		}
+		a->emit_ns = emit_ns;
+		a->len = (uint32_t)alen;
+		a->key_len = (uint16_t)klen;
+		a->topic = FO_TOPIC_ANOMALIES;
+		fo_relaxed_add(&w->by_rule[an[k].rule], 1);
+	}
+	if (na)
+		fo_relaxed_add(&w->anomalies, (uint64_t)na);
+}
+
+/* Worker: queues the acknowledgement of an input message (detect). */
+static void fo_worker_ack(fo_worker *w, uint64_t tag)
+{
+	fo_out *o = fo_ring_claim(w->out);
+	o->topic = FO_OUT_ACK;
+	o->emit_ns = (int64_t)tag;
+	o->len = 0;
+}
+
+/* Worker: runs the rules on reorder-released events and acknowledges them. */
+static void fo_worker_released(fo_worker *w, fo_wveh *v, const fo_reorder_ev *rel, unsigned n,
+                               int64_t emit_ns, const char *proc)
+{
+	for (unsigned k = 0; k < n; k++) {
+		fo_worker_detect(w, v, &rel[k].t, &rel[k].event_id, emit_ns, proc);
+		fo_worker_ack(w, rel[k].tag);
+	}
+	v->held_since = fo_reorder_waiting(&v->ro) ? v->held_since : 0;
+}
+
+/* Worker (detect): one consumed RawTelemetryEvent. */
+static void fo_worker_telemetry(fo_worker *w, const fo_in *m, int64_t now, const char *proc)
+{
+	if (fo_dedup_check(w->dedup, &m->event_id, now)) { /* redelivered: done already */
+		fo_relaxed_add(&w->duplicates, 1);
+		fo_worker_ack(w, m->tag);
+		return;
+	}
+	fo_wveh *v = fo_vmap_upsert(w->veh, (fo_vkey){m->t.scene, m->t.track}, NULL);
+	if (!v) {
+		fo_pipeline_fail(w->p, "worker: out of memory for vehicle state", NULL);
+		return;
+	}
+	v->last_seen = now;
+	fo_reorder_ev ev = {.t = m->t, .event_id = m->event_id, .tag = m->tag},
+	              rel[FO_REORDER_OUT_MAX];
+	unsigned n = 0;
+	unsigned fl = fo_reorder_push(&v->ro, &ev, rel, &n);
+	if (fl & (FO_REORDER_LATE | FO_REORDER_DUPLICATE)) { /* counted, never silent */
+		fo_relaxed_add(&w->late, 1);
+		fo_worker_ack(w, m->tag);
+	}
+	if (fl & FO_REORDER_HELD) {
+		fo_relaxed_add(&w->reordered, 1);
+		if (!v->held_since)
+			v->held_since = now;
+	}
+	fo_worker_released(w, v, rel, n, m->emit_ns, proc);
+}
+
+/* Worker (detect): releases events held too long (or all, when flushing),
+ * and forgets vehicles idle for a minute. Runs every second or so. */
+static void fo_worker_sweep(fo_worker *w, int64_t now, int flush_all, const char *proc)
+{
+	fo_vkey idle[64];
+	size_t nidle = 0;
+	size_t it = 0;
+	fo_vkey key;
+	fo_wveh *v;
+	while ((v = fo_vmap_next(w->veh, &it, &key))) {
+		if (fo_reorder_waiting(&v->ro) &&
+		    (flush_all || now - v->held_since >= FO_HOLD_MAX_NS)) {
+			fo_reorder_ev rel[FO_REORDER_OUT_MAX];
+			unsigned n = 0;
+			fo_reorder_flush(&v->ro, rel, &n);
+			fo_worker_released(w, v, rel, n, now, proc);
+		}
+		if (!fo_reorder_waiting(&v->ro) && now - v->last_seen >= FO_VEHICLE_IDLE_NS &&
+		    nidle < 64)
+			idle[nidle++] = key;
+	}
+	for (size_t i = 0; i < nidle; i++)
+		fo_vmap_remove(w->veh, idle[i]);
+	if (nidle)
+		fo_relaxed_add(&w->evicted, nidle);
+	fo_ring_publish(w->out);
+}
+
 static void *fo_worker_main(void *arg)
 {
 	fo_worker *w = arg;
@@ -136,7 +266,23 @@ static void *fo_worker_main(void *arg)
 	int64_t last_wall = INT64_MIN;
 	char proc[FO_ISO8601_LEN + 1];
 	size_t n;
-	while ((n = fo_ring_wait(w->in, 64)) > 0) {
+	for (;;) {
+		n = fo_ring_peek(w->in, 64);
+		if (n == 0) {
+			/* idle: detect mode keeps its held events and state in check */
+			if (w->dedup) {
+				int64_t now = fo_time_wall_ns();
+				if (now >= w->next_sweep) {
+					fo_time_iso8601(now, proc);
+					last_wall = INT64_MIN;
+					fo_worker_sweep(w, now, 0, proc);
+					w->next_sweep = now + 1000000000LL;
+				}
+			}
+			n = fo_ring_wait(w->in, 64);
+			if (n == 0)
+				break;
+		}
 		/* wall clock, like emit_ns: latencies may span processes */
 		const int64_t t0 = fo_time_wall_ns();
 		const int failed = atomic_load_explicit(&p->failed, memory_order_relaxed);
@@ -147,10 +293,24 @@ static void *fo_worker_main(void *arg)
 				fo_vmap_remove_scene(w->veh, m->obs.scene);
 				continue;
 			}
+			if (m->kind == FO_IN_FLUSH) {
+				fo_time_iso8601(t0, proc);
+				last_wall = INT64_MIN;
+				fo_worker_sweep(w, t0, 1, proc);
+				continue;
+			}
 			nobs++;
 			fo_hist_record(w->h_queue, t0 - m->emit_ns);
 			if (failed)
 				continue; /* drain only: the reader is stopping */
+			if (m->kind == FO_IN_TELEMETRY) {
+				if (t0 / 1000000 != last_wall) { /* anomalies' processing_time */
+					fo_time_iso8601(t0, proc);
+					last_wall = t0 / 1000000;
+				}
+				fo_worker_telemetry(w, m, t0, proc);
+				continue;
+			}
 			fo_wveh *v =
 			    fo_vmap_upsert(w->veh, (fo_vkey){m->obs.scene, m->obs.track}, NULL);
 			if (!v) {
@@ -181,32 +341,8 @@ static void *fo_worker_main(void *arg)
 				o->len = 0;
 				o->topic = FO_TOPIC_COUNT;
 			}
-			if (!c->detect)
-				continue;
-			fo_anomaly an[FO_RULE_COUNT];
-			int na = fo_detect(c->th, &v->det, &t, t.frame_agents, an);
-			for (int k = 0; k < na; k++) {
-				fo_out *a = fo_ring_claim(w->out);
-				size_t klen;
-				size_t alen =
-				    fo_anomaly_encode(&an[k], &eo.event_id, proc, a->value,
-				                      sizeof(a->value), a->key, &klen);
-				if (alen == 0) {
-					fo_pipeline_fail(
-					    p,
-					    "worker: an anomaly does not fit its slot: ", eo.key);
-					a->topic = FO_TOPIC_COUNT;
-					a->len = 0;
-					continue;
-				}
-				a->emit_ns = m->emit_ns;
-				a->len = (uint32_t)alen;
-				a->key_len = (uint16_t)klen;
-				a->topic = FO_TOPIC_ANOMALIES;
-				fo_relaxed_add(&w->by_rule[an[k].rule], 1);
-			}
-			if (na)
-				fo_relaxed_add(&w->anomalies, (uint64_t)na);
+			if (c->detect)
+				fo_worker_detect(w, v, &t, &eo.event_id, m->emit_ns, proc);
 		}
 		fo_ring_publish(w->out);
 		fo_ring_release(w->in, n);
@@ -214,8 +350,62 @@ static void *fo_worker_main(void *arg)
 		if (nobs)
 			fo_hist_record_n(w->h_proc, (fo_time_wall_ns() - t0) / (int64_t)nobs, nobs);
 	}
+	if (w->dedup) { /* end of input: nothing may stay held */
+		int64_t now = fo_time_wall_ns();
+		fo_time_iso8601(now, proc);
+		fo_worker_sweep(w, now, 1, proc);
+	}
 	fo_ring_close(w->out);
 	return NULL;
+}
+
+/* Sink thread (detect): acknowledgements wait here until every event
+ * emitted before them has settled (delivered, or failed and counted). */
+typedef struct fo_pending {
+	uint64_t *tag, *seq;
+	size_t head, n, cap; /* a ring that doubles when full (rare) */
+} fo_pending;
+
+static int fo_pending_push(fo_pending *q, uint64_t tag, uint64_t seq)
+{
+	if (q->n == q->cap) {
+		size_t cap = q->cap ? q->cap * 2 : 4096;
+		uint64_t *t = mi_malloc(cap * sizeof(*t)), *s = mi_malloc(cap * sizeof(*s));
+		if (!t || !s) {
+			mi_free(t);
+			mi_free(s);
+			return -1;
+		}
+		for (size_t i = 0; i < q->n; i++) {
+			t[i] = q->tag[(q->head + i) % q->cap];
+			s[i] = q->seq[(q->head + i) % q->cap];
+		}
+		mi_free(q->tag);
+		mi_free(q->seq);
+		q->tag = t;
+		q->seq = s;
+		q->head = 0;
+		q->cap = cap;
+	}
+	size_t i = (q->head + q->n++) % q->cap;
+	q->tag[i] = tag;
+	q->seq[i] = seq;
+	return 0;
+}
+
+/* Moves settled acknowledgements to the reader's ring (as many as fit). */
+static void fo_pending_forward(fo_pipeline *p, fo_pending *q)
+{
+	uint64_t settled = fo_sink_settled(p->conf.sink);
+	while (q->n && q->seq[q->head] <= settled) {
+		uint64_t *slot = fo_ring_try_claim(p->acks);
+		if (!slot)
+			break; /* the reader drains it; try again next round */
+		*slot = q->tag[q->head];
+		q->head = (q->head + 1) % q->cap;
+		q->n--;
+	}
+	fo_ring_publish(p->acks);
 }
 
 static void *fo_sink_main(void *arg)
@@ -224,6 +414,7 @@ static void *fo_sink_main(void *arg)
 	fo_sink *s = p->conf.sink;
 	unsigned live = p->nw, round = 0;
 	uint8_t *done = mi_zalloc(p->nw);
+	fo_pending pend = {0};
 	char err[1024];
 	unsigned batches = 0;
 	while (live) {
@@ -243,6 +434,17 @@ static void *fo_sink_main(void *arg)
 			const int failed = atomic_load_explicit(&p->failed, memory_order_relaxed);
 			for (size_t k = 0; k < n && !failed; k++) {
 				const fo_out *o = fo_ring_at(r, k);
+				if (o->topic == FO_OUT_ACK) {
+					/* done once everything emitted so far has settled */
+					if (fo_pending_push(&pend, (uint64_t)o->emit_ns,
+					                    fo_sink_next_seq(s)) < 0) {
+						fo_pipeline_fail(
+						    p, "sink: out of memory for acknowledgements",
+						    NULL);
+						break;
+					}
+					continue;
+				}
 				if (o->topic >= FO_TOPIC_COUNT)
 					continue;
 				if (fo_sink_emit(s, (fo_topic)o->topic, o->key, o->key_len,
@@ -257,6 +459,17 @@ static void *fo_sink_main(void *arg)
 			if ((++batches & 63) == 0)
 				fo_sink_poll(s);
 		}
+		if (p->acks) {
+			fo_sink_stats st;
+			fo_sink_stats_get(s, &st);
+			if (st.failed[FO_TOPIC_ANOMALIES] + st.failed[FO_TOPIC_RAW_TELEMETRY])
+				/* never acknowledge past an event that was not delivered */
+				fo_pipeline_fail(
+				    p, "sink: events failed delivery; offsets stay uncommitted",
+				    NULL);
+			else if (pend.n)
+				fo_pending_forward(p, &pend);
+		}
 		if (progress) {
 			round = 0;
 		} else {
@@ -264,6 +477,23 @@ static void *fo_sink_main(void *arg)
 			fo_ring_pause(&round);
 		}
 	}
+	if (p->acks && !atomic_load(&p->failed)) {
+		/* the end: wait for the last deliveries, hand every ack over */
+		if (fo_sink_flush(s, 30000) == 0) {
+			fo_pending_forward(p, &pend);
+			p->leftover = mi_malloc((pend.n ? pend.n : 1) * sizeof(uint64_t));
+			for (; p->leftover && pend.n; pend.n--) {
+				p->leftover[p->nleftover++] = pend.tag[pend.head];
+				pend.head = (pend.head + 1) % pend.cap;
+			}
+		} else {
+			fo_pipeline_fail(p, "sink: deliveries still pending at the end", NULL);
+		}
+	}
+	if (p->acks)
+		fo_ring_close(p->acks);
+	mi_free(pend.tag);
+	mi_free(pend.seq);
 	mi_free(done);
 	return NULL;
 }
@@ -303,7 +533,13 @@ fo_pipeline *fo_pipeline_start(const fo_pipeline_conf *conf, char *err, size_t e
 		w->h_proc = fo_hist_new();
 		if (!w->in || !w->out || !w->veh || !w->h_queue || !w->h_proc)
 			goto oom;
+		if (conf->consume && !(w->dedup = fo_dedup_new(
+		                           conf->dedup_capacity ? conf->dedup_capacity : 1u << 20,
+		                           60 * 1000000000LL)))
+			goto oom;
 	}
+	if (conf->consume && !(p->acks = fo_ring_new(sizeof(uint64_t), 1u << 16)))
+		goto oom;
 	fo_sink_set_latency(conf->sink, p->h_deliver);
 	fo_pin(pthread_self(), conf->cpu_reader, "reader");
 	for (unsigned i = 0; i < p->nw; i++) {
@@ -373,6 +609,55 @@ int fo_pipeline_frame(fo_pipeline *p, const fo_l5kit_frame *fr, char *err, size_
 	return 0;
 }
 
+int fo_pipeline_telemetry(fo_pipeline *p, const fo_telemetry *t, const fo_uuid *event_id,
+                          int64_t emit_ns, uint64_t tag, char *err, size_t errsz)
+{
+	if (atomic_load_explicit(&p->failed, memory_order_acquire)) {
+		snprintf(err, errsz, "%s", p->fail_msg);
+		return -1;
+	}
+	fo_worker *w = &p->w[fo_vkey_hash((fo_vkey){t->scene, t->track}) % p->nw];
+	fo_in *m = fo_ring_claim(w->in);
+	m->kind = FO_IN_TELEMETRY;
+	m->emit_ns = emit_ns;
+	m->wall_ns = 0;
+	m->frame_agents = t->frame_agents;
+	m->tag = tag;
+	m->event_id = *event_id;
+	m->t = *t;
+	return 0;
+}
+
+void fo_pipeline_publish(fo_pipeline *p)
+{
+	for (unsigned i = 0; i < p->nw; i++)
+		fo_ring_publish(p->w[i].in);
+}
+
+void fo_pipeline_flush(fo_pipeline *p)
+{
+	for (unsigned i = 0; i < p->nw; i++) {
+		fo_in *m = fo_ring_claim(p->w[i].in);
+		m->kind = FO_IN_FLUSH;
+		fo_ring_publish(p->w[i].in);
+	}
+}
+
+size_t fo_pipeline_acks(fo_pipeline *p, uint64_t *tags, size_t max)
+{
+	size_t got = 0;
+	if (p->acks) {
+		size_t n = fo_ring_peek(p->acks, max);
+		for (size_t i = 0; i < n; i++)
+			tags[got++] = *(const uint64_t *)fo_ring_at(p->acks, i);
+		fo_ring_release(p->acks, n);
+	}
+	/* after finish: what the ring could not take */
+	while (got < max && p->nleftover && !p->sink_started)
+		tags[got++] = p->leftover[--p->nleftover];
+	return got;
+}
+
 static uint64_t fo_load(const _Atomic uint64_t *c)
 {
 	return atomic_load_explicit(c, memory_order_relaxed);
@@ -437,6 +722,10 @@ void fo_pipeline_totals_get(const fo_pipeline *p, fo_pipeline_totals *t)
 		t->anomalies += fo_load(&p->w[i].anomalies);
 		for (int r = 0; r < FO_RULE_COUNT && r < 8; r++)
 			t->by_rule[r] += fo_load(&p->w[i].by_rule[r]);
+		t->duplicates += fo_load(&p->w[i].duplicates);
+		t->late += fo_load(&p->w[i].late);
+		t->reordered += fo_load(&p->w[i].reordered);
+		t->evicted += fo_load(&p->w[i].evicted);
 	}
 	t->seconds = (double)(p->t_end - p->t_start) * 1e-9;
 }
@@ -540,7 +829,10 @@ void fo_pipeline_destroy(fo_pipeline *p)
 		fo_vmap_destroy(w->veh);
 		fo_hist_destroy(w->h_queue);
 		fo_hist_destroy(w->h_proc);
+		fo_dedup_destroy(w->dedup);
 	}
+	fo_ring_destroy(p->acks);
+	mi_free(p->leftover);
 	if (p->conf.sink)
 		fo_sink_set_latency(p->conf.sink, NULL);
 	for (int t = 0; t < FO_TOPIC_COUNT; t++)

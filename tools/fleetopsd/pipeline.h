@@ -19,6 +19,7 @@
 #define FO_PIPELINE_H
 
 #include "event.h"
+#include "uuid5.h"
 #include "l5kit.h"
 #include "sink.h"
 #include "thresholds.h"
@@ -42,6 +43,9 @@ typedef struct fo_pipeline_conf {
 	const fo_thresholds *th;    /* borrowed */
 	const fo_replay_meta *meta; /* session, for event ids; borrowed */
 	fo_sink *sink;              /* borrowed; used by the sink thread only */
+	int consume;                /* detect: input is consumed telemetry whose tags are
+	                             * acknowledged when done (dedup, reorder, acks) */
+	size_t dedup_capacity;      /* detect: event ids remembered per worker */
 } fo_pipeline_conf;
 
 /* Creates the rings and starts the workers and the sink thread (and pins
@@ -52,6 +56,26 @@ fo_pipeline *fo_pipeline_start(const fo_pipeline_conf *conf, char *err, size_t e
  * ego and carries the frame's agent count). Waits while a ring is full.
  * Returns 0, or -1 with err if a stage has failed. */
 int fo_pipeline_frame(fo_pipeline *p, const fo_l5kit_frame *fr, char *err, size_t errsz);
+
+/* Reader (detect): hands one consumed RawTelemetryEvent to its vehicle's
+ * worker (waiting while its ring is full). tag identifies the message; it
+ * comes back from fo_pipeline_acks once the event is processed (deduped,
+ * reordered, checked) and every anomaly it caused is delivered. emit_ns:
+ * the event's processing_time (its replay emit, wall clock). Publish with
+ * fo_pipeline_publish after a batch. Returns 0, or -1 with err if a stage
+ * has failed. */
+int fo_pipeline_telemetry(fo_pipeline *p, const fo_telemetry *t, const fo_uuid *event_id,
+                          int64_t emit_ns, uint64_t tag, char *err, size_t errsz);
+void fo_pipeline_publish(fo_pipeline *p);
+
+/* Reader (detect): asks every worker to release what its reorder buffers
+ * hold (before a commit that must cover everything consumed). */
+void fo_pipeline_flush(fo_pipeline *p);
+
+/* Reader (detect): tags of messages now done (see fo_pipeline_telemetry),
+ * up to max; returns how many. Also after fo_pipeline_finish, for the last
+ * ones. */
+size_t fo_pipeline_acks(fo_pipeline *p, uint64_t *tags, size_t max);
 
 /* Reader: one JSON stats line (events/s, ring occupancy, p99s) now. */
 void fo_pipeline_log_stats(fo_pipeline *p);
@@ -69,6 +93,7 @@ int fo_pipeline_report(fo_pipeline *p, FILE *out, const char *path, const char *
 typedef struct fo_pipeline_totals {
 	uint64_t observations, raw_events, anomalies;
 	uint64_t by_rule[8];
+	uint64_t duplicates, late, reordered, evicted; /* detect */
 	double seconds;
 } fo_pipeline_totals;
 void fo_pipeline_totals_get(const fo_pipeline *p, fo_pipeline_totals *t);
