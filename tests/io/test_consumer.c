@@ -8,8 +8,9 @@
  *   DLQ         a message sent to raw_telemetry.dlq with its key, bytes and
  *               fo-error / fo-topic / fo-partition / fo-offset headers; the
  *               on_dlq hook reports it with the caller's tag
- *   resume      a new consumer in the same group starts exactly at the
- *               committed offsets
+ *   resume      offsets committed by the on_revoke hook while closing (as
+ *               the pipeline does) are where the next consumer of the
+ *               group starts, exactly
  *   pause       a paused partition delivers nothing until it is resumed
  *   rebalance   a second member joins: the first is revoked (hook) and the
  *               partitions end up split between the two, none twice
@@ -31,6 +32,9 @@ static int32_t sent_part[NMSG];
 static int64_t sent_off[NMSG];
 
 typedef struct hooks_log {
+	fo_consumer *c; /* set: on_revoke commits commit_on_revoke */
+	const fo_offsets_pos *commit_on_revoke;
+	int revoke_commit_rc;
 	int assigned[NPART];
 	int assigns, revokes, last_revoke_n, lost;
 	int commits_ok, commits_failed;
@@ -56,6 +60,13 @@ static void on_revoke(void *opaque, const int32_t *ps, size_t n, int lost)
 	for (size_t i = 0; i < n; i++)
 		if (ps[i] >= 0 && ps[i] < NPART)
 			h->assigned[ps[i]] = 0;
+	if (h->c && h->commit_on_revoke) { /* what the pipeline does: commit while it owns them */
+		char err[512];
+		h->revoke_commit_rc =
+		    fo_consumer_commit(h->c, h->commit_on_revoke, NPART, 1, err, sizeof(err));
+		FO_CHECK_MSG(h->revoke_commit_rc == 0, "%s", err);
+		h->commit_on_revoke = NULL;
+	}
 }
 
 static void on_dlq(void *opaque, uint64_t tag, int ok)
@@ -367,9 +378,19 @@ int main(void)
 		idle(c, 50);
 	FO_CHECK(h1.dlq_calls == 1 && h1.dlq_ok == 1 && h1.dlq_tag == 777);
 
+	/* closing revokes everything; the hook commits two thirds then */
+	fo_offsets_pos resume[NPART];
+	for (int p = 0; p < NPART; p++) {
+		resume[p].partition = p;
+		resume[p].offset = 2 * per_part[p] / 3;
+	}
+	h1.c = c;
+	h1.commit_on_revoke = resume;
+	h1.revoke_commit_rc = -1;
 	fo_consumer_stats st;
 	FO_CHECK_MSG(fo_consumer_close(c, 5000, &st, err, sizeof(err)) == 0, "%s", err);
 	FO_CHECK(h1.revokes >= 1 && h1.last_revoke_n == NPART && !h1.lost);
+	FO_CHECK(h1.revoke_commit_rc == 0);
 	FO_CHECK(st.messages == NMSG && st.dlq_sent == 1 && st.dlq_delivered == 1);
 	FO_CHECK(st.assigned == 0 && st.commits >= 1);
 	read_dlq(&orig, orig_key, orig_val);
@@ -384,14 +405,15 @@ int main(void)
 		first[p] = -1;
 	int want = 0;
 	for (int p = 0; p < NPART; p++)
-		want += per_part[p] - per_part[p] / 2;
+		want += per_part[p] - (int)resume[p].offset;
 	FO_CHECK(consume(c, seen, want, NULL, first) == want);
 	idle(c, 300);
 	for (int p = 0; p < NPART; p++)
-		FO_CHECK_MSG(first[p] == per_part[p] / 2, "partition %d resumed at %lld, want %d",
-		             p, (long long)first[p], per_part[p] / 2);
+		FO_CHECK_MSG(first[p] == resume[p].offset,
+		             "partition %d resumed at %lld, want %lld", p, (long long)first[p],
+		             (long long)resume[p].offset);
 	for (int i = 0; i < NMSG; i++)
-		FO_CHECK(seen[i] == (sent_off[i] >= per_part[sent_part[i]] / 2));
+		FO_CHECK(seen[i] == (sent_off[i] >= resume[sent_part[i]].offset));
 
 	/* pause: nothing more from partition 0 until it is resumed */
 	FO_CHECK(fo_consumer_pause(c, 0, 1, err, sizeof(err)) == 0);
