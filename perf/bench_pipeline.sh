@@ -5,6 +5,8 @@
 #      --speed max at 1, 2 and 4 workers on the 100-scene dataset
 #   2. through the real broker (KAFKA_BROKERS, or ./tools/fleetops up):
 #      fleetopsd run --sink kafka paced at 10x and 100x real time, and max
+#   3. replay -> Kafka -> fleetopsd detect -> Kafka at 100x: the p99 from
+#      replay emit to anomaly delivered, across processes
 #
 # Each run prints fleetopsd's latency table; the JSON reports land in
 # .cache/perf/. usage: perf/bench_pipeline.sh [DATASET.zarr]
@@ -50,3 +52,17 @@ for speed in 10 100 max; do
     --brokers "$brokers" --thresholds "$th" --progress 5 -X linger.ms=1 \
     --report "$out/kafka_$speed.json" 2>&1 >/dev/null | grep -v '"level":"info"' || true
 done
+
+# 3. replay and detect in separate processes, through the broker
+group="fo-bench-$(date +%s)-$$"
+echo "== replay --speed 100 (scenes 0-9) -> Kafka -> detect (group $group)"
+# start the group at the end of raw_telemetry, then let detect follow the replay
+"$bin/fleetopsd" detect --brokers "$brokers" --group "$group" --thresholds "$th" \
+  -C auto.offset.reset=latest --idle-exit 5 --progress 5 --report "$out/detect_100.json" \
+  > "$out/detect_100.out" 2> "$out/detect_100.log" &
+det=$!
+sleep 4
+"$bin/fleetopsd" replay --dataset "$data" --scenes 0-9 --speed 100 --brokers "$brokers" \
+  --progress 0 -X linger.ms=1 > /dev/null 2>&1
+wait $det || true
+grep -E '^(stage|reader|worker|emit|replay emit|[0-9]+ events)' "$out/detect_100.log" || true

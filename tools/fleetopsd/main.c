@@ -15,6 +15,7 @@
 #include "l5kit.h"
 #include "log.h"
 #include "replay.h"
+#include "detect.h"
 #include "pipeline.h"
 #include "sink.h"
 #include "thresholds.h"
@@ -106,6 +107,8 @@ static void fo_usage(FILE *out)
 	      "  replay   read the dataset and produce RawTelemetryEvents (topic raw_telemetry)\n"
 	      "  run      replay and detect in one process; produces raw_telemetry and\n"
 	      "           anomalies\n"
+	      "  detect   consume raw_telemetry (consumer group anomaly-service-group),\n"
+	      "           detect, produce anomalies; at least once, until stopped\n"
 	      "  info     print a dataset's scenes, frames, agents and array dtypes\n"
 	      "\n"
 	      "Options:\n"
@@ -122,6 +125,12 @@ static void fo_usage(FILE *out)
 	      "                        127.0.0.1:9092)\n"
 	      "  --thresholds FILE     detection thresholds (thresholds.json from\n"
 	      "                        fleetops-calibrate; default: the rule book's defaults)\n"
+	      "  --group NAME          detect: consumer group (default anomaly-service-group)\n"
+	      "  -C KEY=VALUE          detect: extra librdkafka consumer setting (repeatable)\n"
+	      "  --idle-exit SECONDS   detect: stop after this long without messages while\n"
+	      "                        partitions are assigned\n"
+	      "                        (default: run until SIGINT/SIGTERM)\n"
+	      "  --commit-interval S   detect: seconds between offset commits (default: 1)\n"
 	      "  -X KEY=VALUE          extra librdkafka producer setting (repeatable),\n"
 	      "                        e.g. -X linger.ms=50\n"
 	      "  --session-id ID       replay session id (default: derived from the dataset\n"
@@ -224,12 +233,12 @@ int main(int argc, char **argv)
 		return argc < 2 ? 2 : 0;
 	}
 	const char *role = argv[1];
-	int is_run = strcmp(role, "run") == 0;
-	if (!is_run && strcmp(role, "replay") != 0 && strcmp(role, "info") != 0) {
-		fprintf(
-		    stderr,
-		    "fleetopsd: unknown role \"%s\" (expected replay, run or info; see --help)\n",
-		    role);
+	int is_run = strcmp(role, "run") == 0, is_detect = strcmp(role, "detect") == 0;
+	if (!is_run && !is_detect && strcmp(role, "replay") != 0 && strcmp(role, "info") != 0) {
+		fprintf(stderr,
+		        "fleetopsd: unknown role \"%s\" (expected replay, run, detect or info; see "
+		        "--help)\n",
+		        role);
 		return 2;
 	}
 
@@ -250,6 +259,9 @@ int main(int argc, char **argv)
 	const char *props[FO_MAX_PROPS];
 	size_t nprops = 0;
 	int cpus[FO_MAX_WORKERS], ncpus = 0, worker_cpus[FO_MAX_WORKERS], nworker_cpus = 0;
+	const char *cprops[FO_MAX_PROPS];
+	size_t ncprops = 0;
+	fo_detect_conf dconf = {.commit_interval = 1.0, .stop = &fo_stop};
 
 	static const struct option opts[] = {
 	    {"dataset", required_argument, NULL, 'd'},
@@ -261,12 +273,15 @@ int main(int argc, char **argv)
 	    {"session-id", required_argument, NULL, 'i'},
 	    {"thresholds", required_argument, NULL, 'T'},
 	    {"workers", required_argument, NULL, 'W'},
-	    {"cpus", required_argument, NULL, 'C'},
+	    {"cpus", required_argument, NULL, 'P'},
 	    {"cpu-reader", required_argument, NULL, 'R'},
 	    {"cpu-sink", required_argument, NULL, 'S'},
 	    {"cpu-workers", required_argument, NULL, 'K'},
 	    {"ring", required_argument, NULL, 'Q'},
 	    {"report", required_argument, NULL, 'O'},
+	    {"group", required_argument, NULL, 'G'},
+	    {"idle-exit", required_argument, NULL, 'I'},
+	    {"commit-interval", required_argument, NULL, 'M'},
 	    {"io", required_argument, NULL, 'o'},
 	    {"readahead", required_argument, NULL, 'r'},
 	    {"blosc-threads", required_argument, NULL, 't'},
@@ -277,7 +292,7 @@ int main(int argc, char **argv)
 	};
 	optind = 2;
 	int c;
-	while ((c = getopt_long(argc, argv, "hX:", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "hX:C:", opts, NULL)) != -1) {
 		switch (c) {
 		case 'd': rc.dataset = optarg; break;
 		case 's': rc.scenes = optarg; break;
@@ -296,6 +311,27 @@ int main(int argc, char **argv)
 		case 'i': rc.session_id = optarg; break;
 		case 'T': thresholds_path = optarg; break;
 		case 'O': report_path = optarg; break;
+		case 'G': dconf.group = optarg; break;
+		case 'I':
+		case 'M': {
+			char *end;
+			double v = strtod(optarg, &end);
+			if (*end || !(v > 0)) {
+				fprintf(stderr, "fleetopsd: --%s \"%s\": expected seconds > 0\n",
+				        c == 'I' ? "idle-exit" : "commit-interval", optarg);
+				return 2;
+			}
+			*(c == 'I' ? &dconf.idle_exit : &dconf.commit_interval) = v;
+			break;
+		}
+		case 'C':
+			if (ncprops == FO_MAX_PROPS) {
+				fprintf(stderr, "fleetopsd: too many -C settings (at most %d)\n",
+				        FO_MAX_PROPS);
+				return 2;
+			}
+			cprops[ncprops++] = optarg;
+			break;
 		case 'W':
 			if (fo_parse_uint(optarg, 1, FO_MAX_WORKERS, &pc.workers) < 0) {
 				fprintf(stderr, "fleetopsd: --workers \"%s\": expected 1..%d\n",
@@ -314,7 +350,7 @@ int main(int argc, char **argv)
 			pc.ring_capacity = q;
 			break;
 		}
-		case 'C':
+		case 'P':
 			if ((ncpus = fo_parse_cpus(optarg, cpus, FO_MAX_WORKERS)) < 0) {
 				fprintf(stderr,
 				        "fleetopsd: --cpus \"%s\": expected a list such as 0,1\n",
@@ -416,7 +452,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "fleetopsd: --golden and --scenes exclude each other\n");
 		return 2;
 	}
-	if (!rc.dataset) {
+	if (!rc.dataset && !is_detect) {
 		fprintf(stderr, "fleetopsd %s: --dataset PATH is required (see --help)\n", role);
 		return 2;
 	}
@@ -447,18 +483,39 @@ int main(int argc, char **argv)
 	}
 	fo_sink_conf sc = {
 	    .spec = sink_spec,
-	    .topics = FO_TOPIC_BIT(FO_TOPIC_RAW_TELEMETRY) |
-	              (is_run ? FO_TOPIC_BIT(FO_TOPIC_ANOMALIES) : 0),
+	    .topics = is_detect ? FO_TOPIC_BIT(FO_TOPIC_ANOMALIES)
+	                        : FO_TOPIC_BIT(FO_TOPIC_RAW_TELEMETRY) |
+	                              (is_run ? FO_TOPIC_BIT(FO_TOPIC_ANOMALIES) : 0),
 	    .brokers = brokers,
 	    .props = props,
 	    .nprops = nprops,
-	    .client_id = is_run ? "fleetopsd-run" : "fleetopsd-replay",
+	    .client_id = is_detect ? "fleetopsd-detect"
+	                 : is_run  ? "fleetopsd-run"
+	                           : "fleetopsd-replay",
 	};
 	fo_sink *sink = fo_sink_new(&sc, err, sizeof(err));
 	if (!sink) {
 		fo_log(FO_LOG_ERROR, "sink_error", err, FO_KS("sink", sink_spec));
 		return 1;
 	}
+	if (is_detect) {
+		pc.th = &th;
+		pc.sink = sink;
+		dconf.brokers = brokers;
+		dconf.cprops = cprops;
+		dconf.ncprops = ncprops;
+		dconf.progress_interval = rc.progress_interval;
+		dconf.report_path = report_path;
+		int drc = fo_detect_run(&dconf, &pc);
+		fo_sink_stats dst;
+		char derr[1024] = "";
+		if (fo_sink_close(sink, 120000, &dst, derr, sizeof(derr)) < 0) {
+			fo_log(FO_LOG_ERROR, "sink_error", derr, FO_KS("sink", sink_spec));
+			drc = 1;
+		}
+		return drc;
+	}
+
 	fo_daemon d = {.dataset = rc.dataset, .sink_spec = sink_spec};
 	fo_uuid session;
 	fo_replay_session_id(&session, rc.dataset, rc.golden ? rc.golden : rc.scenes,
