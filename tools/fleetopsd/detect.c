@@ -255,7 +255,8 @@ int fo_detect_run(const fo_detect_conf *dc, fo_pipeline_conf *pc)
 	fo_log(FO_LOG_INFO, "detect_start", "consuming raw_telemetry",
 	       FO_KS("brokers", dc->brokers ? dc->brokers : "127.0.0.1:9092"),
 	       FO_KS("group", dc->group ? dc->group : FO_CONSUMER_GROUP_DEFAULT),
-	       FO_KU("workers", pc->workers), FO_KS("thresholds", pc->th->source));
+	       FO_KU("workers", pc->workers), FO_KI("cpu_reader", pc->cpu_reader),
+	       FO_KI("cpu_sink", pc->cpu_sink), FO_KS("thresholds", pc->th->source));
 
 	static fo_consumer_msg msgs[FO_POLL_BATCH];
 	int64_t last_msg = fo_time_mono_ns(), next_commit = last_msg, next_stats = last_msg;

@@ -55,12 +55,17 @@ static int fo_on_start(void *arg, const fo_replay_result *res, char *err, size_t
 {
 	fo_daemon *d = arg;
 	d->events_total = res->events_total;
+	char wcpus[FO_MAX_WORKERS * 4 + 1] = "";
+	for (unsigned i = 0, n = 0; i < d->pc.workers && n + 5 < sizeof(wcpus); i++)
+		n += (unsigned)snprintf(wcpus + n, sizeof(wcpus) - n, "%s%d", i ? "," : "",
+		                        d->pc.cpu_workers[i]);
 	fo_log(FO_LOG_INFO, "replay_start", "replaying dataset", FO_KS("dataset", d->dataset),
 	       FO_KS("io_backend", res->backend), FO_KS("sink", d->sink_spec),
 	       FO_KS("replay_session_id", d->meta.session_str), FO_KU("scenes", res->scenes_total),
 	       FO_KU("events", res->events_total), FO_KF("speed", d->meta.replay_rate),
 	       FO_KU("workers", d->pc.workers), FO_KI("cpu_reader", d->pc.cpu_reader),
-	       FO_KI("cpu_sink", d->pc.cpu_sink), FO_KB("detect", d->pc.detect));
+	       FO_KS("cpu_workers", wcpus), FO_KI("cpu_sink", d->pc.cpu_sink),
+	       FO_KB("detect", d->pc.detect));
 	d->pipe = fo_pipeline_start(&d->pc, err, errsz);
 	return d->pipe ? 0 : -1;
 }
