@@ -13,6 +13,8 @@
  */
 #include "consumer.h"
 
+#include "kafka_conf.h"
+
 #include "log.h"
 
 #include <cjson/cJSON.h>
@@ -41,45 +43,6 @@ struct fo_consumer {
 };
 
 /* ---- settings and logging ----------------------------------------------- */
-
-static int fo_consumer_set(rd_kafka_conf_t *conf, const char *key, const char *val, const char *who,
-                           char *err, size_t errsz)
-{
-	char e[256];
-	if (rd_kafka_conf_set(conf, key, val, e, sizeof(e)) != RD_KAFKA_CONF_OK) {
-		snprintf(err, errsz, "Kafka %s setting %s: %s", who, key, e);
-		return -1;
-	}
-	return 0;
-}
-
-/* Applies "key=value" settings; the first bad one is the error. */
-static int fo_consumer_set_list(rd_kafka_conf_t *conf, const char *const *kvs, size_t n,
-                                const char *who, char *err, size_t errsz)
-{
-	for (size_t i = 0; i < n; i++) {
-		char key[256];
-		const char *eq = strchr(kvs[i], '=');
-		if (!eq || eq == kvs[i] || (size_t)(eq - kvs[i]) >= sizeof(key)) {
-			snprintf(err, errsz, "Kafka %s setting \"%s\": expected key=value", who,
-			         kvs[i]);
-			return -1;
-		}
-		memcpy(key, kvs[i], (size_t)(eq - kvs[i]));
-		key[eq - kvs[i]] = '\0';
-		if (fo_consumer_set(conf, key, eq + 1, who, err, errsz) < 0)
-			return -1;
-	}
-	return 0;
-}
-
-static void fo_consumer_log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
-{
-	fo_log(level <= 3   ? FO_LOG_ERROR
-	       : level <= 4 ? FO_LOG_WARN
-	                    : FO_LOG_DEBUG,
-	       "kafka_log", buf, FO_KS("client", rd_kafka_name(rk)), FO_KS("facility", fac));
-}
 
 static void fo_consumer_error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
 {
@@ -419,10 +382,9 @@ fo_consumer *fo_consumer_new(const fo_consumer_conf *conf, char *err, size_t err
 	};
 	int bad = 0;
 	for (size_t i = 0; !bad && i < sizeof(settings) / sizeof(settings[0]); i++)
-		bad =
-		    fo_consumer_set(kc, settings[i][0], settings[i][1], "consumer", err, errsz) < 0;
-	bad =
-	    bad || fo_consumer_set_list(kc, conf->props, conf->nprops, "consumer", err, errsz) < 0;
+		bad = fo_kafka_conf_set(kc, settings[i][0], settings[i][1], "consumer", err,
+		                        errsz) < 0;
+	bad = bad || fo_kafka_conf_apply(kc, conf->props, conf->nprops, "consumer", err, errsz) < 0;
 	if (bad) {
 		rd_kafka_conf_destroy(kc);
 		fo_consumer_free(c);
@@ -433,7 +395,7 @@ fo_consumer *fo_consumer_new(const fo_consumer_conf *conf, char *err, size_t err
 	rd_kafka_conf_set_offset_commit_cb(kc, fo_consumer_commit_cb);
 	rd_kafka_conf_set_stats_cb(kc, fo_consumer_stats_cb);
 	rd_kafka_conf_set_error_cb(kc, fo_consumer_error_cb);
-	rd_kafka_conf_set_log_cb(kc, fo_consumer_log_cb);
+	rd_kafka_conf_set_log_cb(kc, fo_kafka_log_cb);
 	char e[512];
 	c->rk = rd_kafka_new(RD_KAFKA_CONSUMER, kc, e, sizeof(e));
 	if (!c->rk) {
@@ -455,10 +417,10 @@ fo_consumer *fo_consumer_new(const fo_consumer_conf *conf, char *err, size_t err
 	    {"message.timeout.ms", "120000"},
 	};
 	for (size_t i = 0; !bad && i < sizeof(psettings) / sizeof(psettings[0]); i++)
-		bad = fo_consumer_set(pc, psettings[i][0], psettings[i][1], "DLQ producer", err,
-		                      errsz) < 0;
-	bad = bad || fo_consumer_set_list(pc, conf->dlq_props, conf->ndlq_props, "DLQ producer",
-	                                  err, errsz) < 0;
+		bad = fo_kafka_conf_set(pc, psettings[i][0], psettings[i][1], "DLQ producer", err,
+		                        errsz) < 0;
+	bad = bad || fo_kafka_conf_apply(pc, conf->dlq_props, conf->ndlq_props, "DLQ producer", err,
+	                                 errsz) < 0;
 	if (bad) {
 		rd_kafka_conf_destroy(pc);
 		fo_consumer_free(c);
@@ -467,7 +429,7 @@ fo_consumer *fo_consumer_new(const fo_consumer_conf *conf, char *err, size_t err
 	rd_kafka_conf_set_opaque(pc, c);
 	rd_kafka_conf_set_dr_msg_cb(pc, fo_consumer_dlq_dr);
 	rd_kafka_conf_set_error_cb(pc, fo_consumer_error_cb);
-	rd_kafka_conf_set_log_cb(pc, fo_consumer_log_cb);
+	rd_kafka_conf_set_log_cb(pc, fo_kafka_log_cb);
 	c->dlq = rd_kafka_new(RD_KAFKA_PRODUCER, pc, e, sizeof(e));
 	if (!c->dlq) {
 		snprintf(err, errsz, "cannot create the DLQ producer: %s", e);

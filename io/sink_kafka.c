@@ -13,6 +13,7 @@
  */
 #include "sink_impl.h"
 
+#include "kafka_conf.h"
 #include "log.h"
 
 #include <inttypes.h>
@@ -60,33 +61,6 @@ static void fo_kafka_error_cb(rd_kafka_t *rk, int err, const char *reason, void 
 		return;
 	}
 	fo_log(FO_LOG_WARN, "kafka_error", reason, FO_KS("error", rd_kafka_err2name(err)));
-}
-
-static void fo_kafka_log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
-{
-	(void)rk;
-	fo_log(level <= 3   ? FO_LOG_ERROR
-	       : level <= 4 ? FO_LOG_WARN
-	                    : FO_LOG_DEBUG,
-	       "kafka_log", buf, FO_KS("facility", fac));
-}
-
-static int fo_kafka_set(rd_kafka_conf_t *conf, const char *kv, char *err, size_t errsz)
-{
-	char key[256];
-	const char *eq = strchr(kv, '=');
-	if (!eq || eq == kv || (size_t)(eq - kv) >= sizeof(key)) {
-		snprintf(err, errsz, "-X \"%s\": expected key=value", kv);
-		return -1;
-	}
-	memcpy(key, kv, (size_t)(eq - kv));
-	key[eq - kv] = '\0';
-	char e[256];
-	if (rd_kafka_conf_set(conf, key, eq + 1, e, sizeof(e)) != RD_KAFKA_CONF_OK) {
-		snprintf(err, errsz, "Kafka setting %s: %s", key, e);
-		return -1;
-	}
-	return 0;
 }
 
 /* Checks with a metadata request that every produced topic exists. */
@@ -151,17 +125,12 @@ static int fo_kafka_open(fo_sink *s, const char *arg, char *err, size_t errsz)
 	    "partitioner=murmur2_random",
 	    "message.timeout.ms=120000",
 	};
-	char kv[1024];
-	snprintf(kv, sizeof(kv), "bootstrap.servers=%s", brokers);
-	int bad = fo_kafka_set(conf, kv, err, errsz) < 0;
-	snprintf(kv, sizeof(kv), "client.id=%s",
-	         s->conf.client_id ? s->conf.client_id : "fleetopsd");
-	bad = bad || fo_kafka_set(conf, kv, err, errsz) < 0;
-	for (size_t i = 0; !bad && i < sizeof(defaults) / sizeof(defaults[0]); i++)
-		bad = fo_kafka_set(conf, defaults[i], err, errsz) < 0;
-	for (size_t i = 0; !bad && i < s->conf.nprops; i++)
-		bad = fo_kafka_set(conf, s->conf.props[i], err, errsz) < 0;
-	if (bad) {
+	const char *client = s->conf.client_id ? s->conf.client_id : "fleetopsd";
+	if (fo_kafka_conf_set(conf, "bootstrap.servers", brokers, "producer", err, errsz) < 0 ||
+	    fo_kafka_conf_set(conf, "client.id", client, "producer", err, errsz) < 0 ||
+	    fo_kafka_conf_apply(conf, defaults, sizeof(defaults) / sizeof(defaults[0]), "producer",
+	                        err, errsz) < 0 ||
+	    fo_kafka_conf_apply(conf, s->conf.props, s->conf.nprops, "producer", err, errsz) < 0) {
 		rd_kafka_conf_destroy(conf);
 		mi_free(k);
 		return -1;
