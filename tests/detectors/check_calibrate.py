@@ -93,7 +93,7 @@ real = os.path.join(src, "..", "shared", "l5kit", "single_scene.zarr")
 if os.path.isdir(real):
     rout = os.path.join(tmp, "real.json")
     r = run(cal, "--dataset", real, "--golden",
-            os.path.join(src, "config", "golden", "l5kit_single_scene.json"), "--out", rout)
+            os.path.join(src, "config", "golden", "l5kit_real_scene.json"), "--out", rout)
     if r.returncode != 0:
         fail(f"calibrating on the real scene: {r.stderr}")
     else:
