@@ -6,9 +6,11 @@
 #define FO_TEST_H
 
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 
 static int fo_test_failures;
 
@@ -80,6 +82,19 @@ static inline const char *fo_test_real_scene(char *buf, size_t cap)
 		return NULL;
 	fclose(f);
 	return buf;
+}
+
+/* Runs a shell command; returns its exit status (or -1 if it did not exit). */
+static int fo_test_sh(const char *fmt, ...) __attribute__((format(printf, 1, 2), unused));
+static int fo_test_sh(const char *fmt, ...)
+{
+	char cmd[8192];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(cmd, sizeof(cmd), fmt, ap);
+	va_end(ap);
+	int st = system(cmd);
+	return st < 0 || !WIFEXITED(st) ? -1 : WEXITSTATUS(st);
 }
 
 #endif

@@ -7,6 +7,8 @@
 #ifndef FO_L5KIT_FIXTURE_H
 #define FO_L5KIT_FIXTURE_H
 
+#include "fo_test.h"
+
 #include <blosc.h>
 #include <math.h>
 #include <errno.h>
@@ -170,19 +172,6 @@ static int fx_write_dataset(const char *root, const fx_frame *fr, int nframes, c
 	return rc;
 }
 
-/* Runs a shell command, returns its exit status (or -1). */
-static int fx_sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-#include <stdarg.h>
-#include <sys/wait.h>
-static int fx_sh(const char *fmt, ...)
-{
-	char cmd[8192];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	int st = system(cmd);
-	return st < 0 || !WIFEXITED(st) ? -1 : WEXITSTATUS(st);
-}
+#define fx_sh fo_test_sh
 
 #endif

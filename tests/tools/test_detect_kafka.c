@@ -26,17 +26,7 @@
 static const char *brokers, *bin, *src;
 static char tmp[] = "/tmp/fo_detect_kafka_XXXXXX";
 
-static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int sh(const char *fmt, ...)
-{
-	char cmd[8192];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	int st = system(cmd);
-	return st < 0 || !WIFEXITED(st) ? -1 : WEXITSTATUS(st);
-}
+#define sh fo_test_sh
 
 static rd_kafka_t *client(const char *group)
 {
