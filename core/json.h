@@ -30,13 +30,37 @@ static inline void fo_jw_init(fo_jw *jw, char *buf, size_t cap)
 	jw->overflow = 0;
 }
 
+/* Copies n bytes with fixed-size moves (two overlapping ones cover any
+ * length in a size class), so that the many short appends of an event do
+ * not each pay for a call to memcpy. Reads and writes only [0, n). */
+static inline void fo_copy_small(char *d, const char *s, size_t n)
+{
+	if (n >= 16) {
+		if (n > 32) {
+			memcpy(d, s, n);
+			return;
+		}
+		memcpy(d, s, 16);
+		memcpy(d + n - 16, s + n - 16, 16);
+	} else if (n >= 8) {
+		memcpy(d, s, 8);
+		memcpy(d + n - 8, s + n - 8, 8);
+	} else if (n >= 4) {
+		memcpy(d, s, 4);
+		memcpy(d + n - 4, s + n - 4, 4);
+	} else {
+		for (size_t i = 0; i < n; i++)
+			d[i] = s[i];
+	}
+}
+
 static inline void fo_jw_raw(fo_jw *jw, const char *s, size_t n)
 {
 	if (jw->len + n > jw->cap) {
 		jw->overflow = 1;
 		return;
 	}
-	memcpy(jw->buf + jw->len, s, n);
+	fo_copy_small(jw->buf + jw->len, s, n);
 	jw->len += n;
 }
 

@@ -29,6 +29,8 @@ struct fo_sink {
 	 * times (0 once settled) lets the settled watermark advance in order */
 	uint64_t next_seq, settled;
 	int64_t *window; /* FO_SINK_WINDOW entries, indexed by seq & mask */
+	int64_t now_ns;  /* wall clock for delivery latencies, refreshed every
+	                  * 64 emits and before delivery reports are served */
 	void *be;
 };
 

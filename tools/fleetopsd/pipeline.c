@@ -25,6 +25,7 @@
 #include "vmap.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <mimalloc.h>
 #include <pthread.h>
 #include <sched.h>
@@ -52,6 +53,9 @@ typedef struct fo_in {
 
 #define FO_OUT_SIZE  2048
 #define FO_OUT_VALUE (FO_OUT_SIZE - 16 - FO_VEHICLE_ID_MAX)
+
+#define FO_IN_OBS_SIZE (offsetof(fo_in, obs) + sizeof(fo_obs))
+_Static_assert(FO_IN_OBS_SIZE % 8 == 0, "observation slots keep 8-byte alignment");
 
 /* worker -> sink: one encoded event, or (topic FO_OUT_ACK) the tag of an
  * input message whose results are all in the ring before it */
@@ -526,7 +530,8 @@ fo_pipeline *fo_pipeline_start(const fo_pipeline_conf *conf, char *err, size_t e
 		w->p = p;
 		w->id = i;
 		w->cpu = conf->cpu_workers[i];
-		w->in = fo_ring_new(sizeof(fo_in), cap);
+		/* replay's slots stop after the observation: two cache lines */
+		w->in = fo_ring_new(conf->consume ? sizeof(fo_in) : FO_IN_OBS_SIZE, cap);
 		w->out = fo_ring_new(sizeof(fo_out), cap);
 		w->veh = fo_vmap_new(sizeof(fo_wveh), 4096 / p->nw + 64);
 		w->h_queue = fo_hist_new();
