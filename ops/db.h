@@ -1,0 +1,76 @@
+/*
+ * db: fleetops-operator's PostgreSQL layer (libpq).
+ *
+ * A fo_db is one connection, owned by one thread (the ingest thread; the
+ * HTTP side will own another): libpq connections are not shared between
+ * threads, and nothing here locks. Every statement with values in it is
+ * parameterized (PQexecParams); a batch of rows travels as one jsonb
+ * parameter and is unpacked by jsonb_to_recordset, so many anomalies cost
+ * one INSERT without ever splicing text into SQL.
+ *
+ * Errors: each call returns a fo_db_rc and formats err with what was being
+ * done and PostgreSQL's SQL state ("insert alerts: SQLSTATE 23514: ...").
+ * FO_DB_EAGAIN means "try again later" (the connection is gone or the
+ * server is shutting down, a deadlock): the caller backs off, calls
+ * fo_db_connect if fo_db_connected says the connection is gone, and
+ * repeats; nothing of the failed call was committed. FO_DB_EDATA means
+ * PostgreSQL refused the values (SQL state class 22 or 23): repeating the
+ * same call fails the same way.
+ */
+#ifndef FO_DB_H
+#define FO_DB_H
+
+#include "anomaly_json.h"
+
+#include <stddef.h>
+
+typedef enum fo_db_rc {
+	FO_DB_OK = 0,
+	FO_DB_EAGAIN = -1, /* connection lost or refused, server shutting down, deadlock */
+	FO_DB_EDATA = -2,  /* the values were refused (SQL state class 22 or 23) */
+	FO_DB_EFAIL = -3,  /* anything else: schema, permissions, a changed migration */
+} fo_db_rc;
+
+const char *fo_db_rc_str(fo_db_rc rc);
+
+typedef struct fo_db fo_db;
+
+/* A handle for the database at dsn (a libpq connection string or URI; it
+ * is copied). Does not connect: call fo_db_connect. Returns NULL only when
+ * out of memory. Freed by fo_db_destroy. Owner thread from here on. */
+fo_db *fo_db_new(const char *dsn);
+void fo_db_destroy(fo_db *db);
+
+/* (Re)connects, dropping any previous connection, with a 5 s connect
+ * timeout. Returns FO_DB_OK, or FO_DB_EAGAIN with err (the server's
+ * answer; the password is never in it). Owner thread. */
+fo_db_rc fo_db_connect(fo_db *db, char *err, size_t errsz);
+
+/* 1 if the connection is up as far as libpq knows. Owner thread. */
+int fo_db_connected(const fo_db *db);
+
+/* Runs SELECT 1. Returns FO_DB_OK or FO_DB_EAGAIN with err. Owner thread. */
+fo_db_rc fo_db_ping(fo_db *db, char *err, size_t errsz);
+
+/* Brings the schema up to date with the embedded migrations
+ * (migrations.h), holding an advisory lock so that two processes starting
+ * at once do not race: each migration not yet in schema_migrations runs
+ * in a transaction of its own, together with its schema_migrations row
+ * (version, name, applied_at, checksum). Refuses (FO_DB_EFAIL) if an
+ * applied migration's checksum differs from the embedded file's or the
+ * database has a version this program does not know. *applied (if not
+ * NULL) gets how many ran now. Owner thread. */
+fo_db_rc fo_db_migrate(fo_db *db, int *applied, char *err, size_t errsz);
+
+/* Inserts the alerts of n checked anomalies in one transaction: a new
+ * alert (OPEN, a fresh alert_id) per anomaly_id not seen before, nothing
+ * for the others (ON CONFLICT (anomaly_id) DO NOTHING, repeats within the
+ * batch included), then the state of every vehicle that got a new alert is
+ * recomputed (fo_recompute_vehicle_state, migration 0002) before COMMIT.
+ * *inserted (if not NULL) gets the number of new alerts. FO_DB_OK only
+ * once COMMIT succeeded; on any error the transaction was rolled back (or
+ * the connection died with it) and nothing was written. Owner thread. */
+fo_db_rc fo_db_alerts_insert(fo_db *db, const fo_anomaly_json *const *rows, size_t n,
+                             size_t *inserted, char *err, size_t errsz);
+
+#endif
