@@ -8,6 +8,7 @@
 
 #include "errbuf.h"
 #include "json.h"
+#include "log.h"
 #include "migrations.h"
 
 #include <libpq-fe.h>
@@ -57,12 +58,28 @@ void fo_db_destroy(fo_db *db)
 	free(db);
 }
 
-/* libpq messages end with a newline; log lines should not. */
+/* libpq messages span lines; a log line should not. */
 static void fo_db_chomp(char *s)
 {
 	size_t n = strlen(s);
 	while (n > 0 && (s[n - 1] == '\n' || s[n - 1] == ' '))
 		s[--n] = '\0';
+	for (char *p = s; *p; p++)
+		if (*p == '\n' || *p == '\t')
+			*p = ' ';
+}
+
+/* Server notices ("relation already exists, skipping") as debug log lines
+ * instead of libpq's default, a raw line on stderr. */
+static void fo_db_notice(void *arg, const char *message)
+{
+	(void)arg;
+	if (!fo_log_enabled(FO_LOG_DEBUG))
+		return;
+	char msg[512];
+	snprintf(msg, sizeof(msg), "%s", message);
+	fo_db_chomp(msg);
+	fo_log(FO_LOG_DEBUG, "postgres_notice", msg);
 }
 
 fo_db_rc fo_db_connect(fo_db *db, char *err, size_t errsz)
@@ -85,6 +102,7 @@ fo_db_rc fo_db_connect(fo_db *db, char *err, size_t errsz)
 		db->conn = NULL;
 		return FO_DB_EAGAIN;
 	}
+	PQsetNoticeProcessor(db->conn, fo_db_notice, NULL);
 	return FO_DB_OK;
 }
 

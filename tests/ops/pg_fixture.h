@@ -40,6 +40,11 @@ __attribute__((unused)) static long long fo_pg_num(PGconn *conn, const char *sql
 	return v;
 }
 
+static void fo_pg_quiet(void *arg, const char *msg)
+{
+	(void)arg, (void)msg;
+}
+
 /* Creates the database; fo_pg_dsn then names it. */
 __attribute__((unused)) static void fo_pg_create(void)
 {
@@ -49,6 +54,7 @@ __attribute__((unused)) static void fo_pg_create(void)
 	PGconn *c = PQconnectdb(dsn);
 	if (PQstatus(c) != CONNECTION_OK)
 		FO_SKIP("PostgreSQL at PG_DSN not reachable: %s", PQerrorMessage(c));
+	PQsetNoticeProcessor(c, fo_pg_quiet, NULL); /* "does not exist, skipping" */
 	snprintf(fo_pg_name, sizeof(fo_pg_name), "fo_test_%d", (int)getpid());
 	char sql[256];
 	snprintf(sql, sizeof(sql), "DROP DATABASE IF EXISTS %s", fo_pg_name);
