@@ -1,0 +1,292 @@
+/*
+ * Integration: fleetops-operator from the anomalies topic into PostgreSQL,
+ * against the real broker and a throwaway database.
+ *
+ *  1. anomalies produced to the topic become alerts rows, once each, and a
+ *     message that is not an AnomalyEvent goes to anomalies.dlq without
+ *     stopping anything: the group's offsets reach the end of the topic;
+ *  2. the same anomalies produced again change nothing;
+ *  3. the database refuses connections while a burst arrives (its backend
+ *     terminated, ALLOW_CONNECTIONS off): nothing is committed past the
+ *     burst meanwhile, and once the database is back every alert is there
+ *     exactly once;
+ *  4. SIGTERM stops the operator with exit 0; kill -9 of it midway
+ *     through a burst and a restart lose and double nothing.
+ * The group starts at the topic's end and vehicle ids carry this run's
+ * pid, so the topic's history does not matter. Needs KAFKA_BROKERS and
+ * PG_DSN (./tools/fleetops test); exits 77 without them.
+ */
+#include "pg_fixture.h"
+
+#include <librdkafka/rdkafka.h>
+#include <signal.h>
+#include <time.h>
+
+#define TOPIC "anomalies"
+#define PARTS 6
+
+static const char *brokers;
+static char group[64], vprefix[64], logpath[128];
+static PGconn *pg;
+
+static void nap_ms(int ms)
+{
+	struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+	nanosleep(&ts, NULL);
+}
+
+static rd_kafka_t *client(rd_kafka_type_t type, const char *grp)
+{
+	char e[512];
+	rd_kafka_conf_t *c = rd_kafka_conf_new();
+	rd_kafka_conf_set(c, "bootstrap.servers", brokers, e, sizeof(e));
+	rd_kafka_conf_set(c, "log_level", "3", e, sizeof(e));
+	if (grp) {
+		rd_kafka_conf_set(c, "group.id", grp, e, sizeof(e));
+		rd_kafka_conf_set(c, "enable.auto.commit", "false", e, sizeof(e));
+	} else {
+		rd_kafka_conf_set(c, "partitioner", "murmur2_random", e, sizeof(e));
+		rd_kafka_conf_set(c, "enable.idempotence", "true", e, sizeof(e));
+	}
+	rd_kafka_t *rk = rd_kafka_new(type, c, e, sizeof(e));
+	if (!rk) {
+		fprintf(stderr, "rd_kafka_new: %s\n", e);
+		exit(1);
+	}
+	return rk;
+}
+
+static int ends(int64_t *end)
+{
+	rd_kafka_t *rk = client(RD_KAFKA_CONSUMER, "fo-test-probe");
+	int rc = 0;
+	for (int p = 0; p < PARTS && rc == 0; p++) {
+		int64_t lo;
+		if (rd_kafka_query_watermark_offsets(rk, TOPIC, p, &lo, &end[p], 10000))
+			rc = -1;
+	}
+	rd_kafka_destroy(rk);
+	return rc;
+}
+
+/* The group's committed offsets (-1 where none). */
+static int committed(int64_t *off)
+{
+	rd_kafka_t *rk = client(RD_KAFKA_CONSUMER, group);
+	rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(PARTS);
+	for (int p = 0; p < PARTS; p++)
+		rd_kafka_topic_partition_list_add(l, TOPIC, p);
+	int rc = rd_kafka_committed(rk, l, 10000) ? -1 : 0;
+	for (int p = 0; p < PARTS; p++)
+		off[p] = l->elems[p].offset;
+	rd_kafka_topic_partition_list_destroy(l);
+	rd_kafka_destroy(rk);
+	return rc;
+}
+
+static void start_group_at_end(void)
+{
+	int64_t end[PARTS];
+	FO_CHECK(ends(end) == 0);
+	rd_kafka_t *rk = client(RD_KAFKA_CONSUMER, group);
+	rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(PARTS);
+	for (int p = 0; p < PARTS; p++)
+		rd_kafka_topic_partition_list_add(l, TOPIC, p)->offset = end[p];
+	FO_CHECK(rd_kafka_commit(rk, l, 0) == 0);
+	rd_kafka_topic_partition_list_destroy(l);
+	rd_kafka_destroy(rk);
+}
+
+/* Produces anomalies [from, to) (vehicle i % 7 of this run, severity by
+ * i % 3) and, if bad, one message that is not an AnomalyEvent. */
+static void produce(int from, int to, int bad)
+{
+	static const char *sev[] = {"INFO", "WARNING", "CRITICAL"};
+	rd_kafka_t *rk = client(RD_KAFKA_PRODUCER, NULL);
+	for (int i = from; i < to; i++) {
+		char vid[96], msg[1024];
+		snprintf(vid, sizeof(vid), "%s_%d", vprefix, i % 7);
+		snprintf(
+		    msg, sizeof(msg),
+		    "{\"event_version\":\"1.0.0\",\"anomaly_id\":\"%08x-0000-5000-8000-%012d\","
+		    "\"event_id\":\"%08x-0000-5000-9000-%012d\",\"vehicle_id\":\"%s\","
+		    "\"event_time\":\"2019-10-23T16:08:01.502Z\","
+		    "\"processing_time\":\"2026-11-23T10:45:48.749Z\","
+		    "\"anomaly_type\":\"sudden_deceleration\",\"severity\":\"%s\","
+		    "\"triggered_rule\":\"hard_braking\",\"features\":{\"decel_mps2\":5.5},"
+		    "\"thresholds\":{\"decel_mps2\":4.0},\"evidence\":{\"frame_indices\":[%d],"
+		    "\"velocity_history\":[9.5],\"acceleration_history\":[-5.5]}}",
+		    (unsigned)getpid(), i, (unsigned)getpid(), i, vid, sev[i % 3], i);
+		while (rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(TOPIC),
+		                         RD_KAFKA_V_KEY(vid, strlen(vid)),
+		                         RD_KAFKA_V_VALUE(msg, strlen(msg)),
+		                         RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+		                         RD_KAFKA_V_END) == RD_KAFKA_RESP_ERR__QUEUE_FULL)
+			rd_kafka_poll(rk, 10);
+	}
+	if (bad) {
+		const char *junk = "{\"anomaly_id\": \"not json";
+		rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(TOPIC),
+		                  RD_KAFKA_V_KEY(vprefix, strlen(vprefix)),
+		                  RD_KAFKA_V_VALUE((void *)junk, strlen(junk)),
+		                  RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
+	}
+	FO_CHECK(rd_kafka_flush(rk, 30000) == 0);
+	rd_kafka_destroy(rk);
+}
+
+static pid_t start_operator(const char *batch)
+{
+	char exe[4096];
+	snprintf(exe, sizeof(exe), "%s/bin/fleetops-operator", getenv("FO_BINARY_DIR"));
+	pid_t pid = fork();
+	if (pid == 0) {
+		FILE *f = freopen(logpath, "a", stderr);
+		(void)f;
+		execl(exe, "fleetops-operator", "--brokers", brokers, "--pg-dsn", fo_pg_dsn,
+		      "--group", group, "--batch", batch, "--progress", "1", "-X",
+		      "session.timeout.ms=6000", NULL);
+		_exit(127);
+	}
+	return pid;
+}
+
+static long long alerts(void)
+{
+	char sql[256];
+	snprintf(sql, sizeof(sql), "SELECT count(*) FROM alerts WHERE vehicle_id LIKE '%s\\_%%'",
+	         vprefix);
+	return fo_pg_num(pg, sql);
+}
+
+/* Waits until the table has want alerts of this run; returns the count. */
+static long long wait_alerts(long long want, int timeout_s)
+{
+	long long n = -1;
+	for (int i = 0; i < timeout_s * 10; i++) {
+		if ((n = alerts()) >= want)
+			break;
+		nap_ms(100);
+	}
+	return n;
+}
+
+/* Waits until the group has committed the topic's end on every partition. */
+static int wait_caught_up(int timeout_s)
+{
+	int64_t end[PARTS], c[PARTS];
+	if (ends(end) < 0)
+		return 0;
+	for (int i = 0; i < timeout_s * 5; i++) {
+		int ok = committed(c) == 0;
+		for (int p = 0; p < PARTS && ok; p++)
+			ok = c[p] >= end[p];
+		if (ok)
+			return 1;
+		nap_ms(200);
+	}
+	return 0;
+}
+
+static int stop_operator(pid_t pid, int sig)
+{
+	kill(pid, sig);
+	int st = 0;
+	waitpid(pid, &st, 0);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+int main(void)
+{
+	brokers = getenv("KAFKA_BROKERS");
+	if (!brokers || !*brokers)
+		FO_SKIP("KAFKA_BROKERS not set (run through ./tools/fleetops test)");
+	if (!getenv("FO_BINARY_DIR"))
+		FO_SKIP("FO_BINARY_DIR not set (run through ctest)");
+	fo_pg_create();
+	pg = fo_pg_connect();
+	snprintf(group, sizeof(group), "fo-test-operator-%d", (int)getpid());
+	snprintf(vprefix, sizeof(vprefix), "optest%d", (int)getpid());
+	snprintf(logpath, sizeof(logpath), "/tmp/fo_test_ingest_%d.log", (int)getpid());
+	start_group_at_end();
+
+	/* 1. once each, the bad one to the DLQ */
+	pid_t op = start_operator("1000");
+	for (int i = 0; i < 300 && fo_pg_num(pg, "SELECT count(*) FROM pg_tables WHERE tablename = "
+	                                         "'schema_migrations'") < 1;
+	     i++)
+		nap_ms(100); /* the operator creates the schema */
+	nap_ms(500);
+	produce(0, 300, 1);
+	long long n = wait_alerts(300, 30);
+	FO_CHECK_MSG(n == 300, "%lld alerts of 300 (log %s)", n, logpath);
+	FO_CHECK_MSG(wait_caught_up(30), "offsets not committed to the end (log %s)", logpath);
+	FO_CHECK(fo_test_sh("grep -q '\"message_rejected\"' %s", logpath) == 0);
+	char sql[512];
+	snprintf(sql, sizeof(sql),
+	         "SELECT count(*) FROM vehicles WHERE vehicle_id LIKE '%s\\_%%' AND state = "
+	         "'ALERTING'",
+	         vprefix);
+	FO_CHECK(fo_pg_num(pg, sql) == 7); /* every vehicle has a CRITICAL one */
+
+	/* 2. again: nothing changes */
+	produce(0, 300, 0);
+	FO_CHECK(wait_caught_up(30));
+	FO_CHECK(alerts() == 300);
+	snprintf(sql, sizeof(sql), "SELECT count(DISTINCT anomaly_id) FROM alerts");
+	FO_CHECK(fo_pg_num(pg, sql) == 300);
+
+	/* 3. the database goes away during a burst, then comes back */
+	PGconn *admin = PQconnectdb(getenv("PG_DSN")); /* not the test database */
+	snprintf(sql, sizeof(sql), "ALTER DATABASE %s ALLOW_CONNECTIONS false", fo_pg_name);
+	FO_CHECK(fo_pg_exec(admin, sql) == 0);
+	snprintf(sql, sizeof(sql),
+	         "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE "
+	         "application_name = 'fleetops-operator' AND datname = '%s'",
+	         fo_pg_name);
+	FO_CHECK(fo_pg_exec(admin, sql) == 0);
+	int64_t before[PARTS], during[PARTS];
+	FO_CHECK(committed(before) == 0);
+	produce(300, 800, 0);
+	nap_ms(3000);
+	FO_CHECK(committed(during) == 0);
+	long long moved = 0;
+	for (int p = 0; p < PARTS; p++)
+		moved += during[p] - before[p];
+	FO_CHECK_MSG(moved == 0, "%lld offsets committed while the database was away", moved);
+	FO_CHECK(fo_test_sh("grep -q '\"postgres_unavailable\"' %s", logpath) == 0);
+	snprintf(sql, sizeof(sql), "ALTER DATABASE %s ALLOW_CONNECTIONS true", fo_pg_name);
+	FO_CHECK(fo_pg_exec(admin, sql) == 0);
+	PQfinish(admin);
+	n = wait_alerts(800, 30);
+	FO_CHECK_MSG(n == 800, "%lld alerts of 800 after the outage (log %s)", n, logpath);
+	FO_CHECK(wait_caught_up(30));
+	FO_CHECK(fo_test_sh("grep -q '\"postgres_recovered\"' %s", logpath) == 0);
+
+	/* 4. kill -9 midway (small transactions, so that there is a midway),
+	 * restart */
+	FO_CHECK(stop_operator(op, SIGTERM) == 0);
+	op = start_operator("50");
+	produce(800, 12800, 0);
+	n = wait_alerts(1800, 30);
+	stop_operator(op, SIGKILL);
+	FO_CHECK_MSG(n >= 1800 && n < 12800, "kill -9 came at %lld alerts of 12800", n);
+	op = start_operator("1000");
+	n = wait_alerts(12800, 60);
+	FO_CHECK_MSG(n == 12800, "%lld alerts of 12800 after kill -9 (log %s)", n, logpath);
+	FO_CHECK(wait_caught_up(60));
+	FO_CHECK(alerts() == 12800);
+	FO_CHECK(fo_pg_num(pg, "SELECT count(*) - count(DISTINCT anomaly_id) FROM alerts") == 0);
+	snprintf(sql, sizeof(sql), "SELECT count(*) FROM vehicles WHERE vehicle_id LIKE '%s\\_%%'",
+	         vprefix);
+	FO_CHECK(fo_pg_num(pg, sql) == 7);
+	FO_CHECK_MSG(stop_operator(op, SIGTERM) == 0, "SIGTERM exit status (log %s)", logpath);
+	FO_CHECK(fo_test_sh("grep -q '\"operator_stopped\"' %s", logpath) == 0);
+
+	PQfinish(pg);
+	fo_pg_drop();
+	int rc = fo_test_done("test_ingest_kafka");
+	if (rc == 0 && !getenv("FO_TEST_KEEP_LOGS"))
+		unlink(logpath);
+	return rc;
+}
