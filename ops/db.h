@@ -73,4 +73,22 @@ fo_db_rc fo_db_migrate(fo_db *db, int *applied, char *err, size_t errsz);
 fo_db_rc fo_db_alerts_insert(fo_db *db, const fo_anomaly_json *const *rows, size_t n,
                              size_t *inserted, char *err, size_t errsz);
 
+/* Filters of GET /alerts; NULL or 0 means "any". */
+typedef struct fo_db_alert_filter {
+	const char *status;   /* OPEN | ACKNOWLEDGED | RESOLVED | DISMISSED */
+	const char *severity; /* INFO | WARNING | CRITICAL */
+	const char *vehicle_id;
+	int limit; /* 1..FO_DB_LIST_MAX; 0: FO_DB_LIST_DEFAULT */
+} fo_db_alert_filter;
+
+#define FO_DB_LIST_DEFAULT 100
+#define FO_DB_LIST_MAX     1000
+
+/* The alerts matching f, newest first (created_at, then alert_id), as a
+ * JSON array of objects with the alerts table's columns except the JSONB
+ * ones; timestamps ISO-8601 UTC with milliseconds. *json is malloc'd (the
+ * caller frees it) with its length in *len. Owner thread. */
+fo_db_rc fo_db_alerts_list(fo_db *db, const fo_db_alert_filter *f, char **json, size_t *len,
+                           char *err, size_t errsz);
+
 #endif

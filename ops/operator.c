@@ -1,14 +1,17 @@
 /*
  * fleetops-operator: anomalies become alerts in PostgreSQL.
  *
- * main parses flags, applies the schema migrations, and runs the ingest
- * (ingest.h) on the main thread until SIGINT/SIGTERM: the batch in hand is
+ * main parses flags, starts the HTTP API (http.h: its network and query
+ * threads), and runs the ingest (ingest.h: migrations, then the topic into
+ * PostgreSQL) on the main thread until SIGINT/SIGTERM: the batch in hand is
  * written if PostgreSQL answers, offsets are committed, the consumer leaves
- * its group, and the process exits 0. Logs are JSON lines on stderr.
+ * its group, the HTTP threads stop, and the process exits 0. Logs are JSON
+ * lines on stderr.
  * Exit status: 0 stopped cleanly (or migrations applied with
  * --migrate-only), 1 runtime failure (a changed migration, Kafka), 2 usage.
  */
 #include "db.h"
+#include "http.h"
 #include "ingest.h"
 #include "log.h"
 #include "migrations.h"
@@ -83,9 +86,11 @@ int main(int argc, char **argv)
 	const char *props[FO_MAX_PROPS];
 	fo_ingest_conf ic = {.dsn = getenv("PG_DSN"), .progress_interval = 10, .migrate = 1};
 	int migrate_only = 0;
+	const char *listen = "127.0.0.1:8080";
 	enum {
 		O_BROKERS = 256,
 		O_DSN,
+		O_LISTEN,
 		O_GROUP,
 		O_TOPIC,
 		O_BATCH,
@@ -97,6 +102,7 @@ int main(int argc, char **argv)
 	static const struct option opts[] = {
 	    {"brokers", required_argument, NULL, O_BROKERS},
 	    {"pg-dsn", required_argument, NULL, O_DSN},
+	    {"listen", required_argument, NULL, O_LISTEN},
 	    {"group", required_argument, NULL, O_GROUP},
 	    {"topic", required_argument, NULL, O_TOPIC},
 	    {"batch", required_argument, NULL, O_BATCH},
@@ -113,6 +119,7 @@ int main(int argc, char **argv)
 		switch (c) {
 		case O_BROKERS: ic.brokers = optarg; break;
 		case O_DSN: ic.dsn = optarg; break;
+		case O_LISTEN: listen = optarg; break;
 		case O_GROUP: ic.group = optarg; break;
 		case O_TOPIC: ic.topic = optarg; break;
 		case O_BATCH:
@@ -188,7 +195,15 @@ int main(int argc, char **argv)
 		fprintf(stderr, "fleetops-operator: %s\n", err);
 		return 2;
 	}
+	fo_http_conf hc = {.listen = listen, .dsn = ic.dsn, .in = in};
+	fo_http *http = fo_http_start(&hc, err, sizeof(err));
+	if (!http) {
+		fo_log(FO_LOG_ERROR, "http_failed", err);
+		fo_ingest_destroy(in);
+		return 1;
+	}
 	int rc = fo_ingest_run(in, err, sizeof(err));
+	fo_http_stop(http);
 	if (rc < 0)
 		fo_log(FO_LOG_ERROR, "operator_failed", err);
 	else

@@ -11,13 +11,16 @@
  *     burst meanwhile, and once the database is back every alert is there
  *     exactly once;
  *  4. SIGTERM stops the operator with exit 0; kill -9 of it midway
- *     through a burst and a restart lose and double nothing.
+ *     through a burst and a restart lose and double nothing;
+ *  5. its HTTP API: GET /alerts returns the rows with their filters,
+ *     bad filters are 400, GET /health says when PostgreSQL is away.
  * The group starts at the topic's end and vehicle ids carry this run's
  * pid, so the topic's history does not matter. Needs KAFKA_BROKERS and
  * PG_DSN (./tools/fleetops test); exits 77 without them.
  */
 #include "pg_fixture.h"
 
+#include <cjson/cJSON.h>
 #include <librdkafka/rdkafka.h>
 #include <signal.h>
 #include <time.h>
@@ -144,11 +147,55 @@ static pid_t start_operator(const char *batch)
 		FILE *f = freopen(logpath, "a", stderr);
 		(void)f;
 		execl(exe, "fleetops-operator", "--brokers", brokers, "--pg-dsn", fo_pg_dsn,
-		      "--group", group, "--batch", batch, "--progress", "1", "-X",
-		      "session.timeout.ms=6000", NULL);
+		      "--group", group, "--listen", "127.0.0.1:0", "--batch", batch, "--progress",
+		      "1", "-X", "session.timeout.ms=6000", NULL);
 		_exit(127);
 	}
 	return pid;
+}
+
+/* The HTTP port of the operator started last (from its http_listen log
+ * line), or -1. */
+static int http_port(void)
+{
+	char cmd[512];
+	snprintf(cmd, sizeof(cmd),
+	         "grep -o '\"event_type\":\"http_listen\".*\"port\":[0-9]*' %s | tail -1 | "
+	         "grep -o '[0-9]*$'",
+	         logpath);
+	for (int i = 0; i < 100; i++) {
+		FILE *p = popen(cmd, "r");
+		int port = -1;
+		if (p && fscanf(p, "%d", &port) != 1)
+			port = -1;
+		if (p)
+			pclose(p);
+		if (port > 0)
+			return port;
+		nap_ms(100);
+	}
+	return -1;
+}
+
+/* GET path from the operator: the status code, the body parsed (NULL if
+ * not JSON; the caller deletes it). */
+static int get(int port, const char *path, cJSON **body)
+{
+	char cmd[1024];
+	static char buf[4 << 20];
+	snprintf(cmd, sizeof(cmd), "curl -s -w '\\n%%{http_code}' 'http://127.0.0.1:%d%s'", port,
+	         path);
+	FILE *p = popen(cmd, "r");
+	size_t n = p ? fread(buf, 1, sizeof(buf) - 1, p) : 0;
+	if (p)
+		pclose(p);
+	buf[n] = '\0';
+	char *nl = strrchr(buf, '\n');
+	int code = nl ? atoi(nl + 1) : -1;
+	if (nl)
+		*nl = '\0';
+	*body = cJSON_Parse(buf);
+	return code;
 }
 
 static long long alerts(void)
@@ -229,6 +276,48 @@ int main(void)
 	         vprefix);
 	FO_CHECK(fo_pg_num(pg, sql) == 7); /* every vehicle has a CRITICAL one */
 
+	/* 5. (first part) GET /alerts and /health */
+	int port = http_port();
+	FO_CHECK_MSG(port > 0, "no http_listen line in %s", logpath);
+	cJSON *b;
+	char path[256];
+	snprintf(path, sizeof(path), "/alerts?vehicle_id=%s_0&limit=1000", vprefix);
+	FO_CHECK(get(port, path, &b) == 200);
+	cJSON *arr = cJSON_GetObjectItemCaseSensitive(b, "alerts");
+	FO_CHECK_MSG(cJSON_GetArraySize(arr) == 43, "%d alerts of vehicle 0, expected 43",
+	             cJSON_GetArraySize(arr));
+	cJSON *first = cJSON_GetArrayItem(arr, 0);
+	FO_CHECK(cJSON_IsString(cJSON_GetObjectItemCaseSensitive(first, "alert_id")));
+	FO_CHECK(cJSON_IsString(cJSON_GetObjectItemCaseSensitive(first, "anomaly_id")));
+	FO_CHECK(cJSON_IsString(cJSON_GetObjectItemCaseSensitive(first, "created_at")));
+	FO_CHECK(cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(first, "assigned_operator_id")));
+	FO_CHECK_STR(cJSON_GetObjectItemCaseSensitive(first, "alert_status")->valuestring, "OPEN");
+	cJSON_Delete(b);
+	snprintf(path, sizeof(path),
+	         "/alerts?vehicle_id=%s_0&severity=CRITICAL&status=OPEN&limit=5", vprefix);
+	FO_CHECK(get(port, path, &b) == 200);
+	arr = cJSON_GetObjectItemCaseSensitive(b, "alerts");
+	FO_CHECK(cJSON_GetArraySize(arr) == 5);
+	cJSON *it;
+	cJSON_ArrayForEach(it, arr)
+	{
+		FO_CHECK_STR(cJSON_GetObjectItemCaseSensitive(it, "severity")->valuestring,
+		             "CRITICAL");
+	}
+	cJSON_Delete(b);
+	FO_CHECK(get(port, "/alerts?status=CLOSED", &b) == 400);
+	FO_CHECK(cJSON_IsString(cJSON_GetObjectItemCaseSensitive(b, "error")));
+	cJSON_Delete(b);
+	FO_CHECK(get(port, "/alerts?limit=0", &b) == 400);
+	cJSON_Delete(b);
+	FO_CHECK(get(port, "/nowhere", &b) == 404);
+	cJSON_Delete(b);
+	FO_CHECK(get(port, "/health", &b) == 200);
+	FO_CHECK_STR(cJSON_GetObjectItemCaseSensitive(b, "kafka")->valuestring, "up");
+	FO_CHECK_STR(cJSON_GetObjectItemCaseSensitive(b, "postgres")->valuestring, "up");
+	FO_CHECK(cJSON_GetObjectItemCaseSensitive(b, "consumer_lag") != NULL);
+	cJSON_Delete(b);
+
 	/* 2. again: nothing changes */
 	produce(0, 300, 0);
 	FO_CHECK(wait_caught_up(30));
@@ -255,6 +344,11 @@ int main(void)
 		moved += during[p] - before[p];
 	FO_CHECK_MSG(moved == 0, "%lld offsets committed while the database was away", moved);
 	FO_CHECK(fo_test_sh("grep -q '\"postgres_unavailable\"' %s", logpath) == 0);
+	FO_CHECK(get(port, "/health", &b) == 503); /* 5. (second part) */
+	FO_CHECK_STR(cJSON_GetObjectItemCaseSensitive(b, "postgres")->valuestring, "down");
+	cJSON_Delete(b);
+	FO_CHECK(get(port, "/alerts", &b) == 503);
+	cJSON_Delete(b);
 	snprintf(sql, sizeof(sql), "ALTER DATABASE %s ALLOW_CONNECTIONS true", fo_pg_name);
 	FO_CHECK(fo_pg_exec(admin, sql) == 0);
 	PQfinish(admin);
