@@ -20,8 +20,8 @@ echo "== warm page cache"
 # blosc threads per chunk / decode threads: 1/0 and 2/0 decode on the
 # reading thread; 1/2 decodes whole chunks on two threads ahead of it
 for cfg in "1 0" "2 0" "1 2"; do
-  set -- $cfg
-  "$bin/bench_zarr_read" "$data" --threads "$1" --decoders "$2" --repeat 5
+  read -r threads decoders <<<"$cfg"
+  "$bin/bench_zarr_read" "$data" --threads "$threads" --decoders "$decoders" --repeat 5
 done
 /usr/bin/python3 "$root/perf/bench_zarr_python.py" "$data" --repeat 3
 if [ "$(id -u)" = 0 ]; then

@@ -4,8 +4,10 @@
 set -u
 cd "${FO_SOURCE_DIR:-$(dirname "$0")/..}" || exit 1
 command -v clang-format >/dev/null || { echo "SKIP: clang-format not installed"; exit 77; }
-command -v git >/dev/null && git rev-parse --git-dir >/dev/null 2>&1 ||
-  { echo "SKIP: not a git checkout"; exit 77; }
+if ! command -v git >/dev/null || ! git rev-parse --git-dir >/dev/null 2>&1; then
+  echo "SKIP: not a git checkout"
+  exit 77
+fi
 bad=0
 while IFS= read -r f; do
   [ -f "$f" ] || continue
