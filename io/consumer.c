@@ -537,6 +537,19 @@ int fo_consumer_commit(fo_consumer *c, const fo_offsets_pos *pos, size_t n, int 
 	return rc;
 }
 
+int fo_consumer_commit_done(fo_consumer *c, fo_offsets *o, char *err, size_t errsz)
+{
+	fo_offsets_pos pos[FO_OFFSETS_MAX_PARTITIONS];
+	size_t n = fo_offsets_to_commit(o, pos, FO_OFFSETS_MAX_PARTITIONS);
+	if (n == 0)
+		return 0;
+	if (fo_consumer_commit(c, pos, n, 1, err, errsz) < 0)
+		return -1;
+	for (size_t i = 0; i < n; i++)
+		fo_offsets_committed(o, pos[i].partition, pos[i].offset);
+	return (int)n;
+}
+
 int fo_consumer_pause(fo_consumer *c, int32_t partition, int pause, char *err, size_t errsz)
 {
 	if (partition < 0 || partition >= FO_CONSUMER_MAX_PARTITIONS || !c->assigned[partition]) {

@@ -146,6 +146,12 @@ void fo_consumer_release(fo_consumer *c, fo_consumer_msg *msgs, size_t n);
 int fo_consumer_commit(fo_consumer *c, const fo_offsets_pos *pos, size_t n, int sync, char *err,
                        size_t errsz);
 
+/* Commits, synchronously, every partition whose committable offset in o
+ * has moved, and records the commit in o. Returns the number of partitions
+ * committed (0: nothing new), or -1 with err (nothing recorded: the same
+ * offsets are tried again next time). Consumer thread, hooks included. */
+int fo_consumer_commit_done(fo_consumer *c, fo_offsets *o, char *err, size_t errsz);
+
 /* Stops (pause = 1) or restarts fetching partition, e.g. while its offset
  * window is full. Messages already fetched for it are discarded by
  * librdkafka and fetched again on resume from the application's position.

@@ -138,18 +138,14 @@ void fo_ingest_status_get(const fo_ingest *in, fo_ingest_status *st)
  * a failed commit is retried next time). */
 static void fo_ingest_commit(fo_ingest *in)
 {
-	fo_offsets_pos pos[FO_OFFSETS_MAX_PARTITIONS];
-	size_t n = fo_offsets_to_commit(in->off, pos, FO_OFFSETS_MAX_PARTITIONS);
-	if (n == 0 || !in->cons)
+	if (!in->cons)
 		return;
 	char err[1024];
-	if (fo_consumer_commit(in->cons, pos, n, 1, err, sizeof(err)) < 0) {
+	int r = fo_consumer_commit_done(in->cons, in->off, err, sizeof(err));
+	if (r < 0)
 		fo_log(FO_LOG_WARN, "commit_failed", err);
-		return;
-	}
-	for (size_t i = 0; i < n; i++)
-		fo_offsets_committed(in->off, pos[i].partition, pos[i].offset);
-	atomic_fetch_add(&in->commits, 1);
+	else if (r > 0)
+		atomic_fetch_add(&in->commits, 1);
 }
 
 /* Pauses (want 1) or resumes (0) every assigned partition. */

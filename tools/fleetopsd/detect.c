@@ -69,18 +69,12 @@ static void fo_take_acks(fo_detectd *d)
  * a commit that failed is retried next time). */
 static void fo_commit(fo_detectd *d)
 {
-	fo_offsets_pos pos[FO_OFFSETS_MAX_PARTITIONS];
-	size_t n = fo_offsets_to_commit(d->off, pos, FO_OFFSETS_MAX_PARTITIONS);
-	if (n == 0)
-		return;
 	char err[1024];
-	if (fo_consumer_commit(d->cons, pos, n, 1, err, sizeof(err)) < 0) {
+	int r = fo_consumer_commit_done(d->cons, d->off, err, sizeof(err));
+	if (r < 0)
 		fo_log(FO_LOG_WARN, "commit_failed", err);
-		return;
-	}
-	for (size_t i = 0; i < n; i++)
-		fo_offsets_committed(d->off, pos[i].partition, pos[i].offset);
-	d->commits++;
+	else if (r > 0)
+		d->commits++;
 }
 
 static void fo_on_assign(void *opaque, const int32_t *parts, size_t n)
