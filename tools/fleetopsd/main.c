@@ -4,7 +4,8 @@
  * Roles (the first argument):
  *   replay  L5Kit zarr -> RawTelemetryEvents -> raw_telemetry
  *   run     replay, and detection in the same process (both topics)
- *   info    describe a dataset (scenes, frames, agents, dtypes)
+ *   info    describe a dataset (scenes, frames, agents, dtypes); --json for
+ *           one JSON object with the per-scene frame and agent counts
  *
  * main parses flags, builds the sink and runs the role on the main thread;
  * SIGINT/SIGTERM stop the replay at the next frame, flush, and exit 130.
@@ -115,6 +116,8 @@ static void fo_usage(FILE *out)
 	      "  detect   consume raw_telemetry (consumer group anomaly-service-group),\n"
 	      "           detect, produce anomalies; at least once, until stopped\n"
 	      "  info     print a dataset's scenes, frames, agents and array dtypes\n"
+	      "           (--json: one JSON object on stdout with each scene's frames\n"
+	      "           and agents)\n"
 	      "\n"
 	      "Options:\n"
 	      "  --dataset PATH        L5Kit zarr directory (e.g. "
@@ -165,7 +168,7 @@ static void fo_usage(FILE *out)
 	      "      --sink ndjson:/tmp/out\n"
 	      "  fleetopsd replay --dataset data.zarr --scenes 0-3 --speed 10 \\\n"
 	      "      --brokers 127.0.0.1:9092\n"
-	      "  fleetopsd info --dataset data.zarr\n",
+	      "  fleetopsd info --dataset data.zarr [--json]\n",
 	      out);
 }
 
@@ -194,13 +197,48 @@ static int fo_parse_uint(const char *s, unsigned lo, unsigned hi, unsigned *out)
 	return 0;
 }
 
-static int fo_info(const char *path)
+/* info --json: {"dataset","io","frames","agents","scenes":[{"scene_index",
+ * "scene_id","frames","agents","host"}]} on one line; agents per scene come
+ * from a pass begun (not read) over that scene alone. */
+static int fo_info_json(fo_l5kit *ds, const char *path)
+{
+	char err[1024], q[4200];
+	if (fo_json_quote(q, sizeof(q), path) < 0)
+		snprintf(q, sizeof(q), "null");
+	printf("{\"dataset\":%s,\"io\":\"%s\",\"frames\":%" PRIu64 ",\"agents\":%" PRIu64
+	       ",\"scenes\":[",
+	       q, fo_l5kit_backend(ds), fo_l5kit_frame_count(ds), fo_l5kit_agent_count(ds));
+	uint32_t n = fo_l5kit_scene_count(ds);
+	for (uint32_t s = 0; s < n; s++) {
+		uint64_t frames, agents;
+		if (fo_l5kit_begin(ds, &s, 1, &frames, &agents, err, sizeof(err)) < 0) {
+			printf("]}\n");
+			fo_log(FO_LOG_ERROR, "dataset_error", err, FO_KS("dataset", path));
+			return 1;
+		}
+		const fo_l5kit_scene *sc = fo_l5kit_scene_get(ds, s);
+		if (fo_json_quote(q, sizeof(q), sc->host) < 0)
+			snprintf(q, sizeof(q), "null");
+		printf("%s{\"scene_index\":%u,\"scene_id\":\"scene_%03u\",\"frames\":%" PRIu64
+		       ",\"agents\":%" PRIu64 ",\"host\":%s}",
+		       s ? "," : "", s, s, frames, agents, q);
+	}
+	printf("]}\n");
+	return 0;
+}
+
+static int fo_info(const char *path, int json)
 {
 	char err[1024];
 	fo_l5kit *ds = fo_l5kit_open(path, NULL, err, sizeof(err));
 	if (!ds) {
 		fo_log(FO_LOG_ERROR, "dataset_error", err, FO_KS("dataset", path));
 		return 1;
+	}
+	if (json) {
+		int r = fo_info_json(ds, path);
+		fo_l5kit_close(ds);
+		return r;
 	}
 	printf("dataset: %s\nscenes: %u\nframes: %" PRIu64 "\nagents: %" PRIu64 "\nio: %s\n", path,
 	       fo_l5kit_scene_count(ds), fo_l5kit_frame_count(ds), fo_l5kit_agent_count(ds),
@@ -267,6 +305,7 @@ int main(int argc, char **argv)
 	const char *cprops[FO_MAX_PROPS];
 	size_t ncprops = 0;
 	fo_detect_conf dconf = {.commit_interval = 1.0, .stop = &fo_stop};
+	int info_json = 0;
 
 	static const struct option opts[] = {
 	    {"dataset", required_argument, NULL, 'd'},
@@ -292,6 +331,7 @@ int main(int argc, char **argv)
 	    {"blosc-threads", required_argument, NULL, 't'},
 	    {"decode-threads", required_argument, NULL, 'D'},
 	    {"progress", required_argument, NULL, 'p'},
+	    {"json", no_argument, NULL, 'J'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -444,6 +484,7 @@ int main(int argc, char **argv)
 			}
 			props[nprops++] = optarg;
 			break;
+		case 'J': info_json = 1; break;
 		case 'h': fo_usage(stdout); return 0;
 		default: fprintf(stderr, "fleetopsd: see fleetopsd --help\n"); return 2;
 		}
@@ -461,8 +502,12 @@ int main(int argc, char **argv)
 		fprintf(stderr, "fleetopsd %s: --dataset PATH is required (see --help)\n", role);
 		return 2;
 	}
+	if (info_json && strcmp(role, "info") != 0) {
+		fprintf(stderr, "fleetopsd %s: --json is an option of info only\n", role);
+		return 2;
+	}
 	if (strcmp(role, "info") == 0)
-		return fo_info(rc.dataset);
+		return fo_info(rc.dataset, info_json);
 	/* --cpus L: reader, workers, sink take L's CPUs round robin;
 	 * --cpu-reader/--cpu-workers/--cpu-sink place each role explicitly */
 	if (ncpus > 0) {
