@@ -51,9 +51,8 @@ PKGS_DATA=(
   python3-numcodecs
 )
 
-# Browser and UI bits go here later, e.g.:
-# PKGS_UI=(chromium nodejs npm)
-PKGS_UI=()
+# the dashboard's end-to-end tests drive Debian's Chromium (node and npm come with the machine)
+PKGS_UI=(chromium)
 
 log() { printf 'install-deps: %s\n' "$*" >&2; }
 
