@@ -1,0 +1,90 @@
+/* The alert list: status and severity filters, most severe then newest first, live. */
+import { ALERT_STATUSES, SEVERITIES, type Alert } from '../api/types';
+import { visibleAlerts } from '../lib/alerts';
+import { fleet, selectAlert, useUi } from '../state/store';
+import { useThrottled } from '../state/useThrottled';
+
+function toggle<T>(list: readonly T[], v: T): T[] {
+  return list.includes(v) ? list.filter((x) => x !== v) : [...list, v];
+}
+
+export function AlertList() {
+  const filter = useUi((s) => s.filter);
+  const selected = useUi((s) => s.selectedAlertId);
+  const alerts = useThrottled(() => visibleAlerts(fleet.alerts.values(), filter), 250, [filter]);
+  const setFilter = (f: typeof filter) => useUi.setState({ filter: f });
+
+  return (
+    <section className="panel alerts" data-testid="alert-list">
+      <h2>
+        Alerts <span className="muted">{alerts.length}</span>
+      </h2>
+      <div className="chips" data-testid="filter-status">
+        {ALERT_STATUSES.map((s) => (
+          <button
+            key={s}
+            className={`chip ${filter.statuses.includes(s) ? 'on' : ''}`}
+            aria-pressed={filter.statuses.includes(s)}
+            data-testid={`filter-status-${s}`}
+            onClick={() => setFilter({ ...filter, statuses: toggle(filter.statuses, s) })}
+          >
+            {s.toLowerCase()}
+          </button>
+        ))}
+      </div>
+      <div className="chips" data-testid="filter-severity">
+        {SEVERITIES.map((s) => (
+          <button
+            key={s}
+            className={`chip sev-${s} ${filter.severities.includes(s) ? 'on' : ''}`}
+            aria-pressed={filter.severities.includes(s)}
+            data-testid={`filter-severity-${s}`}
+            onClick={() => setFilter({ ...filter, severities: toggle(filter.severities, s) })}
+          >
+            {s.toLowerCase()}
+          </button>
+        ))}
+      </div>
+      <ul className="rows">
+        {alerts.map((a) => (
+          <AlertRow key={a.alert_id} a={a} selected={a.alert_id === selected} />
+        ))}
+        {alerts.length === 0 && <li className="muted empty">No alerts match.</li>}
+      </ul>
+    </section>
+  );
+}
+
+function AlertRow({ a, selected }: { a: Alert; selected: boolean }) {
+  return (
+    <li
+      className={`row ${selected ? 'selected' : ''}`}
+      data-testid="alert-row"
+      data-alert-id={a.alert_id}
+      data-status={a.alert_status}
+      data-severity={a.severity}
+      data-vehicle-id={a.vehicle_id}
+      onClick={() => selectAlert(a.alert_id, a.vehicle_id)}
+    >
+      <span className={`badge sev-${a.severity}`}>{a.severity}</span>
+      <span className="main">
+        <span className="title">{a.anomaly_type.replace(/_/g, ' ')}</span>
+        <span className="muted small">
+          {a.vehicle_id} · {a.triggered_rule}
+        </span>
+      </span>
+      <span className="side">
+        <span className={`status st-${a.alert_status}`} data-testid="alert-status">
+          {a.alert_status.toLowerCase()}
+        </span>
+        <span className="muted small">{timeOfDay(a.event_time)}</span>
+      </span>
+    </li>
+  );
+}
+
+export function timeOfDay(iso: string | null | undefined): string {
+  if (!iso) return '';
+  const d = new Date(iso);
+  return Number.isNaN(d.getTime()) ? iso : d.toISOString().slice(11, 19);
+}

@@ -1,0 +1,85 @@
+/*
+ * window.__fleetops: a read-only view for tests and for people poking at
+ * the console. It reports what was last handed to the map (vehicle
+ * features and their properties), what MapLibre actually rendered
+ * (queryRenderedFeatures on the vehicles layer), whether the map has
+ * loaded, and the store's view of a vehicle or alert. Nothing on it
+ * changes state.
+ */
+import type { FeatureCollection, Point } from 'geojson';
+import type { Map as MlMap } from 'maplibre-gl';
+import { fleet, useUi } from '../state/store';
+import type { VehicleProps } from './features';
+import { LAYER_VEHICLES } from './style';
+
+/** Set once the map's style and the fleet layers are in. */
+let map: MlMap | null = null;
+let byId = new Map<string, VehicleProps & { lngLat: [number, number] }>();
+let featureCount = 0;
+
+export const probe = {
+  setMap(m: MlMap | null): void {
+    map = m;
+  },
+  setVehicles(fc: FeatureCollection<Point, VehicleProps>): void {
+    featureCount = fc.features.length;
+    const m = new Map<string, VehicleProps & { lngLat: [number, number] }>();
+    for (const f of fc.features)
+      m.set(f.properties.id, { ...f.properties, lngLat: f.geometry.coordinates as [number, number] });
+    byId = m;
+  },
+};
+
+export interface FleetOpsProbe {
+  readonly mapLoaded: boolean;
+  /** Vehicle features last pushed to the map source. */
+  readonly vehiclesOnMap: number;
+  /** Vehicle circles MapLibre rendered in the current viewport. */
+  renderedVehicles(): number;
+  /** The map feature's properties for a vehicle, or null. */
+  mapVehicle(id: string): (VehicleProps & { lngLat: [number, number] }) | null;
+  /** The store's record of a vehicle (state, position), or null. */
+  vehicle(id: string): { state: string; x: number | null; y: number | null; open_alerts: number } | null;
+  /** The store's record of an alert (status, severity, vehicle), or null. */
+  alert(id: string): { alert_status: string; severity: string; vehicle_id: string } | null;
+  readonly alerts: number;
+  readonly vehicles: number;
+  readonly connection: string;
+}
+
+export function installProbe(): void {
+  if (typeof window === 'undefined' || '__fleetops' in window) return;
+  const p: FleetOpsProbe = {
+    get mapLoaded() {
+      return !!map && !!map.getLayer(LAYER_VEHICLES);
+    },
+    get vehiclesOnMap() {
+      return featureCount;
+    },
+    renderedVehicles() {
+      return map && map.getLayer(LAYER_VEHICLES) ? map.queryRenderedFeatures({ layers: [LAYER_VEHICLES] }).length : 0;
+    },
+    mapVehicle(id) {
+      const v = byId.get(id);
+      return v ? { ...v } : null;
+    },
+    vehicle(id) {
+      const v = fleet.vehicles.get(id);
+      return v ? { state: v.state, x: v.x, y: v.y, open_alerts: v.open_alerts } : null;
+    },
+    alert(id) {
+      const a = fleet.alerts.get(id);
+      return a ? { alert_status: a.alert_status, severity: a.severity, vehicle_id: a.vehicle_id } : null;
+    },
+    get alerts() {
+      return fleet.alerts.size;
+    },
+    get vehicles() {
+      return fleet.vehicles.size;
+    },
+    get connection() {
+      return useUi.getState().connection;
+    },
+  };
+  Object.defineProperty(window, '__fleetops', { value: Object.freeze(p), writable: false, configurable: false });
+}
