@@ -1,0 +1,52 @@
+import { describe, expect, it } from 'vitest';
+import { compareAlerts, DEFAULT_FILTER, matchesFilter, visibleAlerts } from '../src/lib/alerts';
+import { alert } from './fixtures';
+
+describe('alert ordering', () => {
+  it('most severe first, then newest, then id', () => {
+    const list = [
+      alert({ alert_id: 'w-old', severity: 'WARNING', event_time: '2026-11-23T12:00:00.000Z' }),
+      alert({ alert_id: 'i-new', severity: 'INFO', event_time: '2026-11-23T12:09:00.000Z' }),
+      alert({ alert_id: 'c-old', severity: 'CRITICAL', event_time: '2026-11-23T11:00:00.000Z' }),
+      alert({ alert_id: 'w-new', severity: 'WARNING', event_time: '2026-11-23T12:05:00.000Z' }),
+      alert({ alert_id: 'c-new', severity: 'CRITICAL', event_time: '2026-11-23T12:01:00.000Z' }),
+      alert({ alert_id: 'c-new2', severity: 'CRITICAL', event_time: '2026-11-23T12:01:00.000Z', created_at: '2026-11-23T12:01:02.000Z' }),
+    ];
+    expect(visibleAlerts(list, { statuses: [], severities: [] }).map((a) => a.alert_id)).toEqual([
+      'c-new2',
+      'c-new',
+      'c-old',
+      'w-new',
+      'w-old',
+      'i-new',
+    ]);
+  });
+  it('is a total order (ties broken by id)', () => {
+    const a = alert({ alert_id: 'a' });
+    const b = alert({ alert_id: 'b' });
+    expect(compareAlerts(a, b)).toBeLessThan(0);
+    expect(compareAlerts(b, a)).toBeGreaterThan(0);
+    expect(compareAlerts(a, a)).toBe(0);
+  });
+});
+
+describe('alert filtering', () => {
+  const list = [
+    alert({ alert_id: '1', alert_status: 'OPEN', severity: 'CRITICAL' }),
+    alert({ alert_id: '2', alert_status: 'ACKNOWLEDGED', severity: 'INFO' }),
+    alert({ alert_id: '3', alert_status: 'RESOLVED', severity: 'CRITICAL' }),
+    alert({ alert_id: '4', alert_status: 'DISMISSED', severity: 'WARNING' }),
+  ];
+  it('by default shows the active ones', () => {
+    expect(visibleAlerts(list, DEFAULT_FILTER).map((a) => a.alert_id)).toEqual(['1', '2']);
+  });
+  it('by status and severity together', () => {
+    expect(visibleAlerts(list, { statuses: ['OPEN', 'RESOLVED'], severities: ['CRITICAL'] }).map((a) => a.alert_id)).toEqual(['1', '3']);
+    expect(matchesFilter(list[3]!, { statuses: [], severities: ['WARNING'] })).toBe(true);
+    expect(matchesFilter(list[3]!, { statuses: ['OPEN'], severities: ['WARNING'] })).toBe(false);
+  });
+  it('caps the list', () => {
+    const many = Array.from({ length: 30 }, (_, i) => alert({ alert_id: `x${i}` }));
+    expect(visibleAlerts(many, DEFAULT_FILTER, 10)).toHaveLength(10);
+  });
+});
