@@ -8,7 +8,7 @@ describe('alerts by id', () => {
     f.apply({ type: 'snapshot', alerts: [alert()], vehicles: [], server_time: '2026-11-23T12:00:02.000Z' });
     expect(f.alerts.size).toBe(1);
     // the same alert again from alert_created (the snapshot may repeat it)
-    f.apply({ type: 'alert_created', alert: alert() });
+    f.apply({ type: 'alert_created', alerts: [alert()] });
     expect(f.alerts.size).toBe(1);
 
     const acked = alert({ alert_status: 'ACKNOWLEDGED', updated_at: '2026-11-23T12:00:05.000Z' });
@@ -17,7 +17,7 @@ describe('alerts by id', () => {
 
     // a late, older copy must not roll it back
     const v = f.alertsVersion;
-    f.apply({ type: 'alert_created', alert: alert() });
+    f.apply({ type: 'alert_created', alerts: [alert()] });
     expect(f.alerts.get('a1')!.alert_status).toBe('ACKNOWLEDGED');
     expect(f.alertsVersion).toBe(v);
 
@@ -25,6 +25,13 @@ describe('alerts by id', () => {
     f.apply({ type: 'alert_updated', alert: acked });
     f.apply({ type: 'alert_updated', alert: acked });
     expect([...f.alerts.values()]).toEqual([acked]);
+  });
+
+  it('alert_created carries the alerts of one transaction (or one alert)', () => {
+    const f = new FleetState();
+    f.apply({ type: 'alert_created', alerts: [alert({ alert_id: 'x' }), alert({ alert_id: 'y' }), alert({ alert_id: 'x' })] });
+    f.apply({ type: 'alert_created', alert: alert({ alert_id: 'z' }) });
+    expect([...f.alerts.keys()].sort()).toEqual(['x', 'y', 'z']);
   });
 
   it('a reconnect snapshot drops active alerts it lacks and keeps closed history', () => {

@@ -152,7 +152,8 @@ export interface Stats {
 
 export type ServerMessage =
   | { type: 'snapshot'; alerts: Alert[]; vehicles: Vehicle[]; server_time: string }
-  | { type: 'alert_created'; alert: Alert }
+  /** `alerts`: the alerts of one ingest transaction (`alert` is the older single form). */
+  | { type: 'alert_created'; alerts?: Alert[]; alert?: Alert }
   | { type: 'alert_updated'; alert: Alert }
   | { type: 'vehicle_updated'; vehicles: Vehicle[] }
   | { type: 'action_executed'; action: Action }

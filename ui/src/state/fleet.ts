@@ -78,6 +78,9 @@ export class FleetState {
         this.applySnapshot(msg.alerts, msg.vehicles);
         break;
       case 'alert_created':
+        for (const a of msg.alerts ?? []) this.applyAlert(a);
+        if (msg.alert) this.applyAlert(msg.alert);
+        break;
       case 'alert_updated':
         this.applyAlert(msg.alert);
         break;
