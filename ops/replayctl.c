@@ -559,13 +559,14 @@ int fo_replayctl_start_json(fo_replayctl *rc, const char *req, size_t reqlen, ch
 	}
 	if (sp && !cJSON_IsNull(sp)) {
 		if (cJSON_IsNumber(sp)) {
-			if (!isfinite(sp->valuedouble) || !(sp->valuedouble > 0)) {
+			double v = sp->valuedouble;
+			if (!isfinite(v) || !(v > 0)) {
 				cJSON_Delete(j);
 				return fo_rc_error(
 				    400, body, len, NULL,
 				    "speed %g: expected a number > 0 (1 = real time) or "
 				    "\"max\"",
-				    sp->valuedouble);
+				    v);
 			}
 			snprintf(num, sizeof(num), "%.17g", sp->valuedouble);
 			speed = num;
