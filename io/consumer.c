@@ -21,6 +21,7 @@
 #include <inttypes.h>
 #include <librdkafka/rdkafka.h>
 #include <mimalloc.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,7 +40,8 @@ struct fo_consumer {
 	fo_consumer_lag lag[FO_CONSUMER_MAX_PARTITIONS];
 	int fatal;
 	char fatal_msg[512];
-	char dlq_error[512]; /* the first DLQ delivery failure */
+	char dlq_error[512];     /* the first DLQ delivery failure */
+	atomic_int brokers_down; /* ALL_BROKERS_DOWN since the last sign of life */
 };
 
 /* ---- settings and logging ----------------------------------------------- */
@@ -57,6 +59,8 @@ static void fo_consumer_error_cb(rd_kafka_t *rk, int err, const char *reason, vo
 		fo_log(FO_LOG_ERROR, "kafka_fatal", buf, FO_KS("client", rd_kafka_name(rk)));
 		return;
 	}
+	if (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN && rk == c->rk)
+		atomic_store(&c->brokers_down, 1);
 	c->st.errors++;
 	fo_log(FO_LOG_WARN, "kafka_error", reason, FO_KS("client", rd_kafka_name(rk)),
 	       FO_KS("error", rd_kafka_err2name((rd_kafka_resp_err_t)err)));
@@ -241,6 +245,15 @@ static int fo_consumer_stats_cb(rd_kafka_t *rk, char *json, size_t len, void *op
 	cJSON *j = cJSON_ParseWithLength(json, len);
 	if (!j)
 		return 0;
+	const cJSON *b, *brokers = cJSON_GetObjectItemCaseSensitive(j, "brokers");
+	cJSON_ArrayForEach(b, brokers)
+	{
+		const cJSON *state = cJSON_GetObjectItemCaseSensitive(b, "state");
+		const cJSON *src = cJSON_GetObjectItemCaseSensitive(b, "source");
+		if (cJSON_IsString(state) && strcmp(state->valuestring, "UP") == 0 &&
+		    !(cJSON_IsString(src) && strcmp(src->valuestring, "internal") == 0))
+			atomic_store(&c->brokers_down, 0); /* a broker answers again */
+	}
 	const cJSON *topics = cJSON_GetObjectItemCaseSensitive(j, "topics");
 	const cJSON *t = cJSON_GetObjectItemCaseSensitive(topics, c->topic);
 	const cJSON *parts = cJSON_GetObjectItemCaseSensitive(t, "partitions");
@@ -496,6 +509,8 @@ int fo_consumer_poll(fo_consumer *c, fo_consumer_msg *out, size_t max, int timeo
 	c->batch = NULL;
 	c->batch_n = 0;
 	c->st.messages += n;
+	if (n)
+		atomic_store(&c->brokers_down, 0);
 	for (size_t i = 0; i < n; i++)
 		c->st.bytes += out[i].len;
 	if (c->fatal) {
@@ -644,4 +659,9 @@ int fo_consumer_close(fo_consumer *c, int timeout_ms, fo_consumer_stats *st, cha
 		*st = c->st;
 	fo_consumer_free(c);
 	return rc;
+}
+
+int fo_consumer_brokers_up(const fo_consumer *c)
+{
+	return !atomic_load(&c->brokers_down);
 }

@@ -119,6 +119,11 @@ typedef struct fo_consumer_lag {
 	int64_t lag;       /* high - committed (Kafka's consumer lag); -1 unknown */
 } fo_consumer_lag;
 
+/* 0 after librdkafka reported every broker down, until a broker is up
+ * again (the next statistics, stats_interval_ms) or messages arrive; else
+ * 1. Any thread. */
+int fo_consumer_brokers_up(const fo_consumer *c);
+
 /* Creates the consumer and its DLQ producer, checks with the brokers that
  * the topic and the DLQ topic exist, and subscribes. Returns NULL with err
  * (a bad setting, an unreachable broker, a missing topic: each named).

@@ -469,6 +469,22 @@ int main(void)
 		FO_CHECK(h2.assigned[p] + h3.assigned[p] == 1);
 	if (c2)
 		FO_CHECK(fo_consumer_close(c2, 5000, NULL, err, sizeof(err)) == 0);
+
+	/* the broker goes away: brokers_up says so (what /health reports), and
+	 * says it is back once the broker answers again */
+	FO_CHECK(fo_consumer_brokers_up(c) == 1);
+	rd_kafka_mock_broker_set_down(mc, 1);
+	const double t2 = now_s();
+	while (now_s() - t2 < 30 && fo_consumer_brokers_up(c))
+		poll_for(c, 50, 1);
+	FO_CHECK_MSG(!fo_consumer_brokers_up(c),
+	             "brokers still up %.1f s after the broker went down", now_s() - t2);
+	rd_kafka_mock_broker_set_up(mc, 1);
+	const double t3 = now_s();
+	while (now_s() - t3 < 30 && !fo_consumer_brokers_up(c))
+		poll_for(c, 50, 1);
+	FO_CHECK_MSG(fo_consumer_brokers_up(c), "brokers not up %.1f s after the broker came back",
+	             now_s() - t3);
 	FO_CHECK_MSG(fo_consumer_close(c, 5000, &st, err, sizeof(err)) == 0, "%s", err);
 	printf("consume, commit, DLQ, resume, pause and rebalance through the mock cluster: %d "
 	       "messages\n",
