@@ -4,17 +4,20 @@
  * connection is ready for the next call, unless the connection itself
  * is gone, in which case the server has rolled back already.
  */
-#include "db.h"
+#include "db_impl.h"
 
 #include "errbuf.h"
 #include "json.h"
 #include "log.h"
 #include "migrations.h"
+#include "uuid5.h"
 
 #include <libpq-fe.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdint.h>
 #include <string.h>
+#include <time.h>
 
 /* pg_advisory_lock key held while migrating: "FOMIGRAT" in ASCII. */
 #define FO_DB_MIGRATE_LOCK "5066504461439812180"
@@ -22,6 +25,7 @@
 struct fo_db {
 	char *dsn;
 	PGconn *conn;
+	char sqlstate[6]; /* of the last failed statement */
 };
 
 const char *fo_db_rc_str(fo_db_rc rc)
@@ -120,6 +124,7 @@ static fo_db_rc fo_db_fail(fo_db *db, PGresult *res, const char *what, char *err
 	if (!msg)
 		msg = db->conn ? PQerrorMessage(db->conn) : "not connected";
 	fo_errf(err, errsz, "%s: SQLSTATE %s: %s", what, state ? state : "none", msg);
+	snprintf(db->sqlstate, sizeof(db->sqlstate), "%s", state ? state : "");
 	fo_db_chomp(err);
 	fo_db_rc rc = FO_DB_EFAIL;
 	if (!fo_db_connected(db) || !state || strncmp(state, "08", 2) == 0 ||
@@ -135,8 +140,8 @@ static fo_db_rc fo_db_fail(fo_db *db, PGresult *res, const char *what, char *err
 
 /* Runs sql with n text parameters; *out gets the result when the caller
  * wants rows (PGRES_TUPLES_OK), else it is cleared. */
-static fo_db_rc fo_db_exec(fo_db *db, const char *what, const char *sql, int n,
-                           const char *const *params, PGresult **out, char *err, size_t errsz)
+fo_db_rc fo_db_query(fo_db *db, const char *what, const char *sql, int n, const char *const *params,
+                     PGresult **out, char *err, size_t errsz)
 {
 	if (out)
 		*out = NULL;
@@ -156,7 +161,7 @@ static fo_db_rc fo_db_exec(fo_db *db, const char *what, const char *sql, int n,
 }
 
 /* Ends a failed transaction; the caller reports the original error. */
-static void fo_db_rollback(fo_db *db)
+void fo_db_rollback(fo_db *db)
 {
 	if (fo_db_connected(db))
 		PQclear(PQexec(db->conn, "ROLLBACK"));
@@ -164,7 +169,7 @@ static void fo_db_rollback(fo_db *db)
 
 fo_db_rc fo_db_ping(fo_db *db, char *err, size_t errsz)
 {
-	fo_db_rc rc = fo_db_exec(db, "ping PostgreSQL", "SELECT 1", 0, NULL, NULL, err, errsz);
+	fo_db_rc rc = fo_db_query(db, "ping PostgreSQL", "SELECT 1", 0, NULL, NULL, err, errsz);
 	return rc == FO_DB_OK ? rc : FO_DB_EAGAIN;
 }
 
@@ -174,7 +179,7 @@ static fo_db_rc fo_db_apply(fo_db *db, const fo_migration *m, char *err, size_t 
 	char what[160], ver[16];
 	snprintf(what, sizeof(what), "migration %04d_%s", m->version, m->name);
 	snprintf(ver, sizeof(ver), "%d", m->version);
-	fo_db_rc rc = fo_db_exec(db, what, "BEGIN", 0, NULL, NULL, err, errsz);
+	fo_db_rc rc = fo_db_query(db, what, "BEGIN", 0, NULL, NULL, err, errsz);
 	if (rc != FO_DB_OK)
 		return rc;
 	/* the file's statements: no parameters, several statements in one */
@@ -186,11 +191,11 @@ static fo_db_rc fo_db_apply(fo_db *db, const fo_migration *m, char *err, size_t 
 	}
 	PQclear(res);
 	const char *params[] = {ver, m->name, m->checksum};
-	rc = fo_db_exec(
+	rc = fo_db_query(
 	    db, what, "INSERT INTO schema_migrations (version, name, checksum) VALUES ($1, $2, $3)",
 	    3, params, NULL, err, errsz);
 	if (rc == FO_DB_OK)
-		rc = fo_db_exec(db, what, "COMMIT", 0, NULL, NULL, err, errsz);
+		rc = fo_db_query(db, what, "COMMIT", 0, NULL, NULL, err, errsz);
 	if (rc != FO_DB_OK)
 		fo_db_rollback(db);
 	return rc;
@@ -202,9 +207,9 @@ static fo_db_rc fo_db_check_applied(fo_db *db, int *known, char *err, size_t err
 {
 	PGresult *res;
 	fo_db_rc rc =
-	    fo_db_exec(db, "read schema_migrations",
-	               "SELECT version, name, checksum FROM schema_migrations ORDER BY version", 0,
-	               NULL, &res, err, errsz);
+	    fo_db_query(db, "read schema_migrations",
+	                "SELECT version, name, checksum FROM schema_migrations ORDER BY version", 0,
+	                NULL, &res, err, errsz);
 	if (rc != FO_DB_OK)
 		return rc;
 	*known = 0;
@@ -239,18 +244,18 @@ fo_db_rc fo_db_migrate(fo_db *db, int *applied, char *err, size_t errsz)
 {
 	if (applied)
 		*applied = 0;
-	fo_db_rc rc =
-	    fo_db_exec(db, "lock for migrations", "SELECT pg_advisory_lock(" FO_DB_MIGRATE_LOCK ")",
-	               0, NULL, NULL, err, errsz);
+	fo_db_rc rc = fo_db_query(db, "lock for migrations",
+	                          "SELECT pg_advisory_lock(" FO_DB_MIGRATE_LOCK ")", 0, NULL, NULL,
+	                          err, errsz);
 	if (rc != FO_DB_OK)
 		return rc;
-	rc = fo_db_exec(db, "create schema_migrations",
-	                "CREATE TABLE IF NOT EXISTS schema_migrations ("
-	                "version integer PRIMARY KEY, "
-	                "name text NOT NULL, "
-	                "applied_at timestamptz NOT NULL DEFAULT now(), "
-	                "checksum text NOT NULL)",
-	                0, NULL, NULL, err, errsz);
+	rc = fo_db_query(db, "create schema_migrations",
+	                 "CREATE TABLE IF NOT EXISTS schema_migrations ("
+	                 "version integer PRIMARY KEY, "
+	                 "name text NOT NULL, "
+	                 "applied_at timestamptz NOT NULL DEFAULT now(), "
+	                 "checksum text NOT NULL)",
+	                 0, NULL, NULL, err, errsz);
 	int known = 0;
 	if (rc == FO_DB_OK)
 		rc = fo_db_check_applied(db, &known, err, errsz);
@@ -264,17 +269,25 @@ fo_db_rc fo_db_migrate(fo_db *db, int *applied, char *err, size_t errsz)
 	return rc;
 }
 
+/* clang-format off */
 static const char fo_sql_alerts_insert[] =
-    "INSERT INTO alerts (anomaly_id, event_id, vehicle_id, severity, anomaly_type, "
-    "triggered_rule, event_time, features, thresholds, evidence) "
-    "SELECT DISTINCT ON (r.anomaly_id) r.anomaly_id, r.event_id, r.vehicle_id, r.severity, "
-    "r.anomaly_type, r.triggered_rule, r.event_time, r.features, r.thresholds, r.evidence "
-    "FROM jsonb_to_recordset($1::jsonb) AS r(anomaly_id uuid, event_id uuid, vehicle_id text, "
-    "severity text, anomaly_type text, triggered_rule text, event_time timestamptz, "
-    "features jsonb, thresholds jsonb, evidence jsonb) "
-    "ORDER BY r.anomaly_id "
-    "ON CONFLICT (anomaly_id) DO NOTHING "
-    "RETURNING vehicle_id";
+	"INSERT INTO alerts AS al (anomaly_id, event_id, vehicle_id, severity, anomaly_type, "
+	"triggered_rule, event_time, features, thresholds, evidence) "
+	"SELECT DISTINCT ON (r.anomaly_id) r.anomaly_id, r.event_id, r.vehicle_id, r.severity, "
+	"r.anomaly_type, r.triggered_rule, r.event_time, r.features, r.thresholds, r.evidence "
+	"FROM jsonb_to_recordset($1::jsonb) AS r(anomaly_id uuid, event_id uuid, vehicle_id text, "
+	"severity text, anomaly_type text, triggered_rule text, event_time timestamptz, "
+	"features jsonb, thresholds jsonb, evidence jsonb) "
+	"ORDER BY r.anomaly_id "
+	"ON CONFLICT (anomaly_id) DO NOTHING "
+	"RETURNING al.vehicle_id, fo_alert_json(al)::text";
+
+/* the recomputed vehicles as the broadcast's [{vehicle_id,state,open_alerts}] */
+static const char fo_sql_recompute[] =
+	"SELECT coalesce(json_agg(json_build_object('vehicle_id', r.vehicle_id, "
+	"'state', r.state, 'open_alerts', r.open_alerts)), '[]')::text "
+	"FROM fo_recompute_vehicle_state(ARRAY(SELECT jsonb_array_elements_text($1::jsonb))) AS r";
+/* clang-format on */
 
 /* The JSON array of the rows' objects, malloc'd. */
 static char *fo_db_rows_json(const fo_anomaly_json *const *rows, size_t n)
@@ -297,13 +310,13 @@ static char *fo_db_rows_json(const fo_anomaly_json *const *rows, size_t n)
 	return s;
 }
 
-/* The vehicle ids of res's first column as a JSON array, malloc'd. */
-static char *fo_db_ids_json(PGresult *res)
+/* The values of column c of res's rows [0, n) as one JSON array, malloc'd:
+ * as they are (JSON texts) when raw, else quoted as strings. */
+static char *fo_db_column_json(PGresult *res, int c, int n, int raw)
 {
-	int n = PQntuples(res);
 	size_t cap = 3;
 	for (int i = 0; i < n; i++)
-		cap += 6 * (size_t)PQgetlength(res, i, 0) + 3;
+		cap += (raw ? 1 : 6) * (size_t)PQgetlength(res, i, c) + 3;
 	char *s = malloc(cap);
 	if (!s)
 		return NULL;
@@ -312,7 +325,13 @@ static char *fo_db_ids_json(PGresult *res)
 	for (int i = 0; i < n; i++) {
 		if (i)
 			s[len++] = ',';
-		int q = fo_json_quote(s + len, cap - len, PQgetvalue(res, i, 0));
+		if (raw) {
+			size_t k = (size_t)PQgetlength(res, i, c);
+			memcpy(s + len, PQgetvalue(res, i, c), k);
+			len += k;
+			continue;
+		}
+		int q = fo_json_quote(s + len, cap - len, PQgetvalue(res, i, c));
 		if (q < 0) {
 			free(s);
 			return NULL;
@@ -324,101 +343,224 @@ static char *fo_db_ids_json(PGresult *res)
 	return s;
 }
 
+char *fo_db_strdup_value(PGresult *res, int r, int c, int as_json)
+{
+	if (PQgetisnull(res, r, c))
+		return as_json ? strdup("null") : NULL;
+	return strdup(PQgetvalue(res, r, c));
+}
+
+const char *fo_db_last_sqlstate(const fo_db *db)
+{
+	return db->sqlstate;
+}
+
+fo_db_rc fo_db_begin(fo_db *db, char *err, size_t errsz)
+{
+	return fo_db_query(db, "begin", "BEGIN", 0, NULL, NULL, err, errsz);
+}
+
+fo_db_rc fo_db_commit(fo_db *db, const char *what, char *err, size_t errsz)
+{
+	return fo_db_query(db, what, "COMMIT", 0, NULL, NULL, err, errsz);
+}
+
 fo_db_rc fo_db_alerts_insert(fo_db *db, const fo_anomaly_json *const *rows, size_t n,
-                             size_t *inserted, char *err, size_t errsz)
+                             size_t *inserted, char **alerts_json, char **vehicles_json, char *err,
+                             size_t errsz)
 {
 	if (inserted)
 		*inserted = 0;
-	if (n == 0)
-		return FO_DB_OK;
-	char *batch = fo_db_rows_json(rows, n), *ids = NULL;
-	if (!batch) {
+	if (alerts_json)
+		*alerts_json = NULL;
+	if (vehicles_json)
+		*vehicles_json = NULL;
+	char *batch = n ? fo_db_rows_json(rows, n) : NULL, *ids = NULL, *alerts = NULL,
+	     *vehicles = NULL;
+	if (n && !batch) {
 		fo_errf(err, errsz, "insert alerts: out of memory for %zu rows", n);
 		return FO_DB_EFAIL;
 	}
-	PGresult *res = NULL;
-	fo_db_rc rc = fo_db_exec(db, "begin", "BEGIN", 0, NULL, NULL, err, errsz);
-	if (rc != FO_DB_OK)
+	PGresult *res = NULL, *vres = NULL;
+	fo_db_rc rc = FO_DB_OK;
+	size_t added = 0;
+	if (n == 0)
+		goto done;
+	if ((rc = fo_db_begin(db, err, errsz)) != FO_DB_OK)
 		goto out;
 	const char *p1[] = {batch};
-	rc = fo_db_exec(db, "insert alerts", fo_sql_alerts_insert, 1, p1, &res, err, errsz);
+	rc = fo_db_query(db, "insert alerts", fo_sql_alerts_insert, 1, p1, &res, err, errsz);
 	if (rc != FO_DB_OK)
 		goto rollback;
-	size_t added = (size_t)PQntuples(res);
+	added = (size_t)PQntuples(res);
 	if (added > 0) {
-		if (!(ids = fo_db_ids_json(res))) {
-			fo_errf(err, errsz, "insert alerts: out of memory for vehicle ids");
+		if (!(ids = fo_db_column_json(res, 0, (int)added, 0)) ||
+		    (alerts_json && !(alerts = fo_db_column_json(res, 1, (int)added, 1)))) {
+			fo_errf(err, errsz, "insert alerts: out of memory for %zu alerts", added);
 			rc = FO_DB_EFAIL;
 			goto rollback;
 		}
 		const char *p2[] = {ids};
-		rc = fo_db_exec(db, "recompute vehicle state",
-		                "SELECT fo_recompute_vehicle_state("
-		                "ARRAY(SELECT jsonb_array_elements_text($1::jsonb)))",
-		                1, p2, NULL, err, errsz);
+		rc = fo_db_query(db, "recompute vehicle state", fo_sql_recompute, 1, p2, &vres, err,
+		                 errsz);
 		if (rc != FO_DB_OK)
 			goto rollback;
+		if (vehicles_json && !(vehicles = fo_db_strdup_value(vres, 0, 0, 1))) {
+			fo_errf(err, errsz, "insert alerts: out of memory for vehicle states");
+			rc = FO_DB_EFAIL;
+			goto rollback;
+		}
 	}
-	rc = fo_db_exec(db, "commit alerts", "COMMIT", 0, NULL, NULL, err, errsz);
-	if (rc == FO_DB_OK && inserted)
+	if ((rc = fo_db_commit(db, "commit alerts", err, errsz)) != FO_DB_OK)
+		goto rollback;
+done:
+	if ((alerts_json && !alerts && !(alerts = strdup("[]"))) ||
+	    (vehicles_json && !vehicles && !(vehicles = strdup("[]")))) {
+		/* committed: the rows are in, only the answer is missing */
+		fo_errf(err, errsz, "insert alerts: out of memory for the answer");
+		rc = FO_DB_EFAIL;
+		goto out;
+	}
+	if (inserted)
 		*inserted = added;
+	if (alerts_json)
+		*alerts_json = alerts, alerts = NULL;
+	if (vehicles_json)
+		*vehicles_json = vehicles, vehicles = NULL;
 	goto out;
 rollback:
 	fo_db_rollback(db);
 out:
 	if (res)
 		PQclear(res);
+	if (vres)
+		PQclear(vres);
+	free(alerts);
+	free(vehicles);
 	free(ids);
 	free(batch);
 	return rc;
 }
 
-#define FO_DB_TS(col)                                                                              \
-	"to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"') AS " col
-
 /* the query reads best laid out as SQL */
 /* clang-format off */
 static const char fo_sql_alerts_list[] =
-	"SELECT coalesce(json_agg(a), '[]')::text FROM ("
-	"SELECT alert_id, anomaly_id, event_id, vehicle_id, alert_status, severity, "
-	"anomaly_type, triggered_rule, assigned_operator_id, "
-	FO_DB_TS("event_time") ", " FO_DB_TS("created_at") ", " FO_DB_TS("updated_at") ", "
-	FO_DB_TS("acknowledged_at") ", " FO_DB_TS("resolved_at") " "
-	"FROM alerts "
-	"WHERE ($1::text IS NULL OR alert_status = $1) "
-	"AND ($2::text IS NULL OR severity = $2) "
-	"AND ($3::text IS NULL OR vehicle_id = $3) "
-	"ORDER BY alerts.created_at DESC, alert_id "
-	"LIMIT $4::integer) AS a";
+	"SELECT fo_alert_json(a)::text, "
+	"(extract(epoch FROM a.created_at) * 1000000)::bigint, a.alert_id "
+	"FROM alerts AS a "
+	"WHERE ($1::text IS NULL OR a.alert_status = $1) "
+	"AND ($2::text IS NULL OR a.severity = $2) "
+	"AND ($3::text IS NULL OR a.vehicle_id = $3) "
+	"AND ($5::timestamptz IS NULL OR "
+	"     (a.created_at <= $5 AND (a.created_at < $5 OR a.alert_id > $6::uuid))) "
+	"ORDER BY a.created_at DESC, a.alert_id "
+	"LIMIT $4::integer";
 /* clang-format on */
 
-fo_db_rc fo_db_alerts_list(fo_db *db, const fo_db_alert_filter *f, char **json, size_t *len,
-                           char *err, size_t errsz)
+static const char fo_b64url[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+/* The cursor of (created_at in microseconds since the epoch, alert_id):
+ * 8 bytes of big-endian microseconds and the 16 of the uuid, base64url. */
+static int fo_db_cursor_make(long long us, const char *alert_id, char *out)
+{
+	uint8_t raw[24];
+	fo_uuid u;
+	if (fo_uuid_parse(&u, alert_id) < 0)
+		return -1;
+	for (int i = 0; i < 8; i++)
+		raw[i] = (uint8_t)((unsigned long long)us >> (56 - 8 * i));
+	memcpy(raw + 8, u.b, 16);
+	for (int i = 0, o = 0; i < 24; i += 3) {
+		uint32_t v = (uint32_t)raw[i] << 16 | (uint32_t)raw[i + 1] << 8 | raw[i + 2];
+		out[o++] = fo_b64url[v >> 18 & 63];
+		out[o++] = fo_b64url[v >> 12 & 63];
+		out[o++] = fo_b64url[v >> 6 & 63];
+		out[o++] = fo_b64url[v & 63];
+	}
+	out[FO_DB_CURSOR_LEN] = '\0';
+	return 0;
+}
+
+/* The cursor back into created_at (ISO-8601 with microseconds, for the
+ * query) and alert_id. Returns 0, or -1 if c is not a cursor. */
+static int fo_db_cursor_parse(const char *c, char ts[40], char id[FO_UUID_STR_LEN + 1])
+{
+	if (strlen(c) != FO_DB_CURSOR_LEN)
+		return -1;
+	uint8_t raw[24];
+	for (int i = 0, o = 0; i < FO_DB_CURSOR_LEN; i += 4) {
+		uint32_t v = 0;
+		for (int k = 0; k < 4; k++) {
+			const char *p = c[i + k] ? strchr(fo_b64url, c[i + k]) : NULL;
+			if (!p)
+				return -1;
+			v = v << 6 | (uint32_t)(p - fo_b64url);
+		}
+		raw[o++] = (uint8_t)(v >> 16);
+		raw[o++] = (uint8_t)(v >> 8);
+		raw[o++] = (uint8_t)v;
+	}
+	unsigned long long uu = 0;
+	for (int i = 0; i < 8; i++)
+		uu = uu << 8 | raw[i];
+	long long us = (long long)uu;
+	/* years 1..9999 only, so that a forged cursor cannot reach SQL errors */
+	if (us < -62135596800000000LL || us > 253402300799999999LL)
+		return -1;
+	long long sec = us / 1000000, frac = us % 1000000;
+	if (frac < 0)
+		frac += 1000000, sec--;
+	time_t t = (time_t)sec;
+	struct tm tm;
+	if (!gmtime_r(&t, &tm))
+		return -1;
+	snprintf(ts, 40, "%04d-%02d-%02dT%02d:%02d:%02d.%06lldZ", tm.tm_year + 1900, tm.tm_mon + 1,
+	         tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, frac);
+	fo_uuid u;
+	memcpy(u.b, raw + 8, 16);
+	fo_uuid_format(&u, id);
+	return 0;
+}
+
+fo_db_rc fo_db_alerts_list(fo_db *db, fo_db_alert_filter *f, char **json, size_t *len, char *err,
+                           size_t errsz)
 {
 	*json = NULL;
 	*len = 0;
-	char lim[16];
+	f->next_cursor[0] = '\0';
+	char lim[16], ts[40], id[FO_UUID_STR_LEN + 1];
 	int limit = f->limit > 0 ? f->limit : FO_DB_LIST_DEFAULT;
-	snprintf(lim, sizeof(lim), "%d", limit > FO_DB_LIST_MAX ? FO_DB_LIST_MAX : limit);
-	const char *params[] = {f->status, f->severity, f->vehicle_id, lim};
+	if (limit > FO_DB_LIST_MAX)
+		limit = FO_DB_LIST_MAX;
+	snprintf(lim, sizeof(lim), "%d", limit + 1); /* one more: is there a next page? */
+	int paged = f->cursor && *f->cursor;
+	if (paged && fo_db_cursor_parse(f->cursor, ts, id) < 0) {
+		fo_errf(err, errsz,
+		        "cursor: \"%.64s\" is not a next_cursor of GET /alerts (%d base64url "
+		        "characters)",
+		        f->cursor, FO_DB_CURSOR_LEN);
+		return FO_DB_EDATA;
+	}
+	const char *params[] = {f->status, f->severity,       f->vehicle_id,
+	                        lim,       paged ? ts : NULL, paged ? id : NULL};
 	PGresult *res;
 	fo_db_rc rc =
-	    fo_db_exec(db, "list alerts", fo_sql_alerts_list, 4, params, &res, err, errsz);
+	    fo_db_query(db, "list alerts", fo_sql_alerts_list, 6, params, &res, err, errsz);
 	if (rc != FO_DB_OK)
 		return rc;
-	size_t n = PQntuples(res) == 1 ? (size_t)PQgetlength(res, 0, 0) : 0;
-	*json = malloc(n + 3);
+	int n = PQntuples(res), more = n > limit;
+	if (more)
+		n = limit;
+	*json = fo_db_column_json(res, 0, n, 1);
 	if (!*json) {
 		PQclear(res);
 		fo_errf(err, errsz, "list alerts: out of memory");
 		return FO_DB_EFAIL;
 	}
-	if (n)
-		memcpy(*json, PQgetvalue(res, 0, 0), n);
-	else
-		memcpy(*json, "[]", (n = 2));
-	(*json)[n] = '\0';
-	*len = n;
+	*len = strlen(*json);
+	if (more && fo_db_cursor_make(atoll(PQgetvalue(res, n - 1, 1)), PQgetvalue(res, n - 1, 2),
+	                              f->next_cursor) < 0)
+		f->next_cursor[0] = '\0'; /* cannot happen: alert_id is a uuid */
 	PQclear(res);
 	return FO_DB_OK;
 }

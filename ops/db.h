@@ -66,29 +66,45 @@ fo_db_rc fo_db_migrate(fo_db *db, int *applied, char *err, size_t errsz);
  * alert (OPEN, a fresh alert_id) per anomaly_id not seen before, nothing
  * for the others (ON CONFLICT (anomaly_id) DO NOTHING, repeats within the
  * batch included), then the state of every vehicle that got a new alert is
- * recomputed (fo_recompute_vehicle_state, migration 0002) before COMMIT.
- * *inserted (if not NULL) gets the number of new alerts. FO_DB_OK only
- * once COMMIT succeeded; on any error the transaction was rolled back (or
- * the connection died with it) and nothing was written. Owner thread. */
+ * recomputed (fo_recompute_vehicle_state, migration 0003) before COMMIT.
+ * *inserted (if not NULL) gets the number of new alerts. If alerts_json is
+ * not NULL it gets the JSON array of the new Alert objects
+ * (docs/operator_api.md, fo_alert_json of migration 0003), and if
+ * vehicles_json is not NULL the array of the recomputed vehicles
+ * [{"vehicle_id","state","open_alerts"}], both "[]" when nothing was new:
+ * malloc'd, the caller frees them; NULL on error. FO_DB_OK only once
+ * COMMIT succeeded; on any error the transaction was rolled back (or the
+ * connection died with it) and nothing was written. Owner thread. */
 fo_db_rc fo_db_alerts_insert(fo_db *db, const fo_anomaly_json *const *rows, size_t n,
-                             size_t *inserted, char *err, size_t errsz);
+                             size_t *inserted, char **alerts_json, char **vehicles_json, char *err,
+                             size_t errsz);
+
+/* An opaque page cursor: 32 base64url characters (the created_at and
+ * alert_id of a page's last row) plus a NUL. */
+#define FO_DB_CURSOR_LEN 32
 
 /* Filters of GET /alerts; NULL or 0 means "any". */
 typedef struct fo_db_alert_filter {
 	const char *status;   /* OPEN | ACKNOWLEDGED | RESOLVED | DISMISSED */
 	const char *severity; /* INFO | WARNING | CRITICAL */
 	const char *vehicle_id;
-	int limit; /* 1..FO_DB_LIST_MAX; 0: FO_DB_LIST_DEFAULT */
+	int limit;          /* 1..FO_DB_LIST_MAX; 0: FO_DB_LIST_DEFAULT */
+	const char *cursor; /* the next_cursor of the previous page; NULL or "": first page */
+	/* out: the cursor of the page after this one, "" when this is the last */
+	char next_cursor[FO_DB_CURSOR_LEN + 1];
 } fo_db_alert_filter;
 
 #define FO_DB_LIST_DEFAULT 100
 #define FO_DB_LIST_MAX     1000
 
-/* The alerts matching f, newest first (created_at, then alert_id), as a
- * JSON array of objects with the alerts table's columns except the JSONB
- * ones; timestamps ISO-8601 UTC with milliseconds. *json is malloc'd (the
- * caller frees it) with its length in *len. Owner thread. */
-fo_db_rc fo_db_alerts_list(fo_db *db, const fo_db_alert_filter *f, char **json, size_t *len,
-                           char *err, size_t errsz);
+/* The alerts matching f, newest first (created_at descending, then
+ * alert_id), after f->cursor if set, as a JSON array of Alert objects
+ * (fo_alert_json, migration 0003). *json is malloc'd (the caller frees
+ * it) with its length in *len; f->next_cursor is set ("" at the end, so
+ * that walking the pages sees every row once). A cursor that is not one
+ * this function made is FO_DB_EDATA with err starting "cursor:" (an HTTP
+ * 400). Owner thread. */
+fo_db_rc fo_db_alerts_list(fo_db *db, fo_db_alert_filter *f, char **json, size_t *len, char *err,
+                           size_t errsz);
 
 #endif

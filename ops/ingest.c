@@ -234,7 +234,11 @@ static void fo_ingest_write_rows(fo_ingest *in)
 		fo_item *it = &in->items[k];
 		const fo_anomaly_json *row = &it->a;
 		size_t ins = 0;
-		fo_db_rc rc = fo_db_alerts_insert(in->db, &row, 1, &ins, err, sizeof(err));
+		char *alerts = NULL, *vehicles = NULL; /* not broadcast yet */
+		fo_db_rc rc = fo_db_alerts_insert(in->db, &row, 1, &ins, &alerts, &vehicles, err,
+		                                  sizeof(err));
+		free(alerts);
+		free(vehicles);
 		if (rc == FO_DB_OK) {
 			atomic_fetch_add(&in->inserted, ins);
 			atomic_fetch_add(&in->duplicates, 1 - ins);
@@ -271,7 +275,11 @@ static void fo_ingest_write(fo_ingest *in)
 	for (size_t i = 0; i < in->n; i++)
 		in->rows[i] = &in->items[i].a;
 	size_t ins = 0;
-	fo_db_rc rc = fo_db_alerts_insert(in->db, in->rows, in->n, &ins, err, sizeof(err));
+	char *alerts = NULL, *vehicles = NULL; /* not broadcast yet */
+	fo_db_rc rc = fo_db_alerts_insert(in->db, in->rows, in->n, &ins, &alerts, &vehicles, err,
+	                                  sizeof(err));
+	free(alerts);
+	free(vehicles);
 	if (rc == FO_DB_EDATA) {
 		fo_log(FO_LOG_WARN, "batch_refused", err, FO_KU("rows", in->n),
 		       FO_KS("effect", "writing row by row; refused rows go to the DLQ"));

@@ -20,6 +20,13 @@ ALTER TABLE alerts
 ALTER TABLE alerts ADD CONSTRAINT alerts_closed_at_check
 	CHECK (alert_status IN ('OPEN', 'ACKNOWLEDGED') OR resolved_at IS NOT NULL) NOT VALID;
 
+-- The state recomputation reads a vehicle's open alerts: with the pull-over
+-- in the index too it needs no heap access for rows on all-visible pages
+-- (replaces 0001's alerts_vehicle_open_idx on (vehicle_id, severity)).
+CREATE INDEX alerts_vehicle_open_state_idx ON alerts (vehicle_id, severity, pullover_due_at)
+	WHERE alert_status IN ('OPEN', 'ACKNOWLEDGED');
+DROP INDEX alerts_vehicle_open_idx;
+
 CREATE UNIQUE INDEX alerts_vehicle_pullover_idx ON alerts (vehicle_id)
 	WHERE pullover_due_at IS NOT NULL;
 CREATE INDEX alerts_pullover_due_idx ON alerts (pullover_due_at)
@@ -46,6 +53,14 @@ LANGUAGE sql STABLE PARALLEL SAFE AS $$
 	SELECT to_char(t AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')
 $$;
 
+-- An operator's name. A function of its own so that the JSON functions
+-- below have no subquery and PostgreSQL can inline them into the query
+-- (three times faster per row than calling them).
+CREATE FUNCTION fo_operator_name(id bigint) RETURNS text
+LANGUAGE sql STABLE PARALLEL SAFE AS $$
+	SELECT o.name FROM operators AS o WHERE o.id = fo_operator_name.id
+$$;
+
 -- Alert: the alerts table's columns without the JSONB ones, the assigned
 -- operator's name, and the pull-over's due time (null when none).
 CREATE FUNCTION fo_alert_json(a alerts) RETURNS json
@@ -61,7 +76,7 @@ LANGUAGE sql STABLE PARALLEL SAFE AS $$
 		'triggered_rule', a.triggered_rule,
 		'assigned_operator_id', a.assigned_operator_id,
 		'assigned_operator', CASE WHEN a.assigned_operator_id IS NOT NULL THEN
-			(SELECT o.name FROM operators AS o WHERE o.id = a.assigned_operator_id) END,
+			fo_operator_name(a.assigned_operator_id) END,
 		'event_time', fo_iso(a.event_time),
 		'created_at', fo_iso(a.created_at),
 		'updated_at', fo_iso(a.updated_at),
@@ -87,7 +102,7 @@ LANGUAGE sql STABLE PARALLEL SAFE AS $$
 		'alert_id', x.alert_id,
 		'vehicle_id', x.vehicle_id,
 		'operator_id', x.operator_id,
-		'operator_name', (SELECT o.name FROM operators AS o WHERE o.id = x.operator_id),
+		'operator_name', fo_operator_name(x.operator_id),
 		'action_type', x.action_type,
 		'metadata', x.metadata,
 		'created_at', fo_iso(x.created_at))
@@ -165,9 +180,9 @@ BEGIN
 		SELECT v.vehicle_id,
 		       CASE WHEN bool_or(a.pullover_due_at IS NOT NULL) THEN 'UNDER_INTERVENTION'
 		            WHEN bool_or(a.severity = 'CRITICAL') THEN 'ALERTING'
-		            WHEN count(a.alert_id) > 0 THEN 'DEGRADED'
+		            WHEN count(a.vehicle_id) > 0 THEN 'DEGRADED'
 		            ELSE 'NORMAL' END AS state,
-		       count(a.alert_id)::integer AS open_alerts
+		       count(a.vehicle_id)::integer AS open_alerts
 		FROM vehicles AS v
 		LEFT JOIN alerts AS a
 		       ON a.vehicle_id = v.vehicle_id
