@@ -567,6 +567,8 @@ size_t fo_fleet_flush(fo_fleet *f)
 	}
 	f->nws = 0;
 	pthread_mutex_unlock(&f->mu);
+	if (!f->conf.emit)
+		return n;
 
 	size_t per = f->conf.max_per_msg;
 	for (size_t i = 0; i < n; i += per) {
