@@ -1402,7 +1402,7 @@ void fo_fleet_status_get(const fo_fleet *f, fo_fleet_status *st)
 	    .latency_p99_ms = (double)atomic_load(&m->p99_us) / 1000.0,
 	    .vehicles = atomic_load(&m->vehicles),
 	    .consumer_lag = atomic_load(&m->lag),
-	    .kafka_ok = atomic_load(&m->kafka_ok),
+	    .kafka_ok = atomic_load(&m->kafka_ok) && m->cons && fo_consumer_brokers_up(m->cons),
 	    .postgres_ok = atomic_load(&m->postgres_ok),
 	    .db_writes = atomic_load(&m->db_writes),
 	    .db_rows = atomic_load(&m->db_rows),

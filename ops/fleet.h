@@ -126,7 +126,7 @@ typedef struct fo_fleet_status {
 	double latency_p99_ms;  /* 0 when no event arrived in it */
 	uint64_t vehicles;      /* in the map */
 	int64_t consumer_lag;   /* sum over assigned partitions; -1 unknown */
-	int kafka_ok;           /* the consumer is up and has not failed */
+	int kafka_ok;           /* the consumer has not failed and a broker answers */
 	int postgres_ok;        /* the last database call succeeded (0 without a dsn) */
 	uint64_t db_writes;     /* position upserts committed */
 	uint64_t db_rows;       /* vehicle rows they wrote */
