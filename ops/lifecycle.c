@@ -433,14 +433,14 @@ fo_db_rc fo_lc_pullovers_due(fo_db *db, fo_lc_result **res, size_t *n, int64_t *
 	}
 	PGresult *r;
 	rc = fo_db_query(db, "next pull-over",
-	                 "SELECT greatest(0, ceil(extract(epoch FROM min(pullover_due_at) - "
-	                 "clock_timestamp()) * 1000))::bigint FROM alerts "
+	                 "SELECT ceil(extract(epoch FROM min(pullover_due_at) - "
+	                 "clock_timestamp()) * 1000)::bigint FROM alerts "
 	                 "WHERE pullover_due_at IS NOT NULL",
 	                 0, NULL, &r, err, errsz);
 	if (rc != FO_DB_OK)
 		return rc;
-	if (!PQgetisnull(r, 0, 0))
-		*next_ms = atoll(PQgetvalue(r, 0, 0));
+	if (!PQgetisnull(r, 0, 0)) /* NULL: none in progress */
+		*next_ms = atoll(PQgetvalue(r, 0, 0)) > 0 ? atoll(PQgetvalue(r, 0, 0)) : 0;
 	PQclear(r);
 	return FO_DB_OK;
 }

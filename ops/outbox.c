@@ -79,6 +79,16 @@ static void fo_outbox_error_cb(rd_kafka_t *rk, int err, const char *reason, void
 	       FO_KS("error", rd_kafka_err2name((rd_kafka_resp_err_t)err)));
 }
 
+/* librdkafka's log lines, except that connection failures ("FAIL"), which
+ * repeat at every reconnect during an outage, are debug lines: the outage
+ * is logged once by fo_outbox_kafka_down. */
+static void fo_outbox_log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
+{
+	if (strcmp(fac, "FAIL") == 0 && level <= 4)
+		level = 7;
+	fo_kafka_log_cb(rk, level, fac, buf);
+}
+
 static void fo_outbox_kafka_down(fo_outbox *ob)
 {
 	atomic_store(&ob->broker_ok, 0);
@@ -345,7 +355,7 @@ fo_outbox *fo_outbox_start(const fo_outbox_conf *conf, char *err, size_t errsz)
 	rd_kafka_conf_set_opaque(kc, ob);
 	rd_kafka_conf_set_dr_msg_cb(kc, fo_outbox_dr);
 	rd_kafka_conf_set_error_cb(kc, fo_outbox_error_cb);
-	rd_kafka_conf_set_log_cb(kc, fo_kafka_log_cb);
+	rd_kafka_conf_set_log_cb(kc, fo_outbox_log_cb);
 	char e[512];
 	ob->rk = rd_kafka_new(RD_KAFKA_PRODUCER, kc, e, sizeof(e));
 	if (!ob->rk) {
