@@ -23,11 +23,13 @@ import { fleet, selectVehicle, useUi } from '../state/store';
 import { gridExtent, gridFeatures, metricExtent, trailFeatures, vehicleFeatures, type Extent } from './features';
 import { addFleetLayers, LAYER_VEHICLES, OFFLINE_STYLE } from './style';
 import { installProbe, probe } from './probe';
+import { PushGovernor } from './governor';
 import { worldToLngLat } from '../lib/geo';
 
 setWorkerUrl(workerUrl);
 
-const TRAIL_INTERVAL_MS = 250;
+const TRAIL_INTERVAL_MS = 500;
+const LAG_PROBE_MS = 100;
 
 export function FleetMap() {
   const container = useRef<HTMLDivElement>(null);
@@ -51,8 +53,18 @@ export function FleetMap() {
 
     let loaded = false;
     let raf = 0;
-    let pushed = { vehicles: -1, alerts: -1, selected: null as string | null, matrix: fleet.matrix };
+    let pushed = { vehicles: -1, alerts: -1, selected: null as string | null };
+    let gridMatrix = fleet.matrix;
+    let vehiclesAt = 0;
     let trailsAt = 0;
+    const governor = new PushGovernor();
+    let lagLast = performance.now();
+    const lagTimer = setInterval(() => {
+      const t = performance.now();
+      governor.observeLag(t - lagLast - LAG_PROBE_MS);
+      lagLast = t;
+      probe.setPushInterval(governor.intervalMs);
+    }, LAG_PROBE_MS);
     let trailsVersion = -1;
     let grid: Extent | null = null;
     let fitted = false;
@@ -62,29 +74,30 @@ export function FleetMap() {
       if (!loaded) return;
       const s = useUi.getState();
       const src = (id: string) => map.getSource(id) as GeoJSONSource | undefined;
-      if (
-        pushed.vehicles !== fleet.vehiclesVersion ||
-        pushed.alerts !== fleet.alertsVersion ||
-        pushed.selected !== s.selectedVehicleId
-      ) {
+      const urgent = pushed.alerts !== fleet.alertsVersion || pushed.selected !== s.selectedVehicleId;
+      const moved = pushed.vehicles !== fleet.vehiclesVersion;
+      if (urgent || (moved && governor.mayPush(now, vehiclesAt))) {
+        vehiclesAt = now;
         const fc = vehicleFeatures(fleet, s.selectedVehicleId);
         src('fo-vehicles')?.setData(fc);
         probe.setVehicles(fc);
-        pushed = { vehicles: fleet.vehiclesVersion, alerts: fleet.alertsVersion, selected: s.selectedVehicleId, matrix: fleet.matrix };
+        pushed = { vehicles: fleet.vehiclesVersion, alerts: fleet.alertsVersion, selected: s.selectedVehicleId };
         if (!fitted && fc.features.length > 0) {
           fitted = true;
           fitToFleet(map);
         }
-      }
-      if (trailsVersion !== fleet.vehiclesVersion && now - trailsAt >= TRAIL_INTERVAL_MS) {
+      } else if (moved) schedule();
+      const trailGap = Math.max(TRAIL_INTERVAL_MS, 4 * governor.intervalMs);
+      if (trailsVersion !== fleet.vehiclesVersion && now - trailsAt >= trailGap) {
         trailsAt = now;
         trailsVersion = fleet.vehiclesVersion;
         src('fo-trails')?.setData(trailFeatures(fleet));
       } else if (trailsVersion !== fleet.vehiclesVersion) schedule();
       if (offline) {
         const g = gridExtent(metricExtent(fleet));
-        if (!grid || g.minX !== grid.minX || g.minY !== grid.minY || g.maxX !== grid.maxX || g.maxY !== grid.maxY || pushed.matrix !== fleet.matrix) {
+        if (!grid || g.minX !== grid.minX || g.minY !== grid.minY || g.maxX !== grid.maxX || g.maxY !== grid.maxY || gridMatrix !== fleet.matrix) {
           grid = g;
+          gridMatrix = fleet.matrix;
           src('fo-grid')?.setData(gridFeatures(fleet.matrix, g));
         }
       }
@@ -117,6 +130,7 @@ export function FleetMap() {
 
     return () => {
       unsub();
+      clearInterval(lagTimer);
       if (raf) cancelAnimationFrame(raf);
       probe.setMap(null);
       map.remove();

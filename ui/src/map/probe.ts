@@ -16,10 +16,14 @@ import { LAYER_VEHICLES } from './style';
 let map: MlMap | null = null;
 let byId = new Map<string, VehicleProps & { lngLat: [number, number] }>();
 let featureCount = 0;
+let pushInterval = 0;
 
 export const probe = {
   setMap(m: MlMap | null): void {
     map = m;
+  },
+  setPushInterval(ms: number): void {
+    pushInterval = ms;
   },
   setVehicles(fc: FeatureCollection<Point, VehicleProps>): void {
     featureCount = fc.features.length;
@@ -38,12 +42,16 @@ export interface FleetOpsProbe {
   renderedVehicles(): number;
   /** The map feature's properties for a vehicle, or null. */
   mapVehicle(id: string): (VehicleProps & { lngLat: [number, number] }) | null;
+  /** Where a vehicle's circle is on screen (CSS pixels in the page), or null. */
+  screenPoint(id: string): { x: number; y: number } | null;
   /** The store's record of a vehicle (state, position), or null. */
   vehicle(id: string): { state: string; x: number | null; y: number | null; open_alerts: number } | null;
   /** The store's record of an alert (status, severity, vehicle), or null. */
   alert(id: string): { alert_status: string; severity: string; vehicle_id: string } | null;
   readonly alerts: number;
   readonly vehicles: number;
+  /** The map's current minimum interval between vehicle pushes (ms); 0 when unthrottled. */
+  readonly pushIntervalMs: number;
   readonly connection: string;
 }
 
@@ -63,6 +71,13 @@ export function installProbe(): void {
       const v = byId.get(id);
       return v ? { ...v } : null;
     },
+    screenPoint(id) {
+      const v = byId.get(id);
+      if (!map || !v) return null;
+      const p = map.project(v.lngLat);
+      const r = map.getContainer().getBoundingClientRect();
+      return { x: r.left + p.x, y: r.top + p.y };
+    },
     vehicle(id) {
       const v = fleet.vehicles.get(id);
       return v ? { state: v.state, x: v.x, y: v.y, open_alerts: v.open_alerts } : null;
@@ -76,6 +91,9 @@ export function installProbe(): void {
     },
     get vehicles() {
       return fleet.vehicles.size;
+    },
+    get pushIntervalMs() {
+      return pushInterval;
     },
     get connection() {
       return useUi.getState().connection;

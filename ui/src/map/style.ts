@@ -40,12 +40,17 @@ const radius = (base: number) =>
   ['interpolate', ['exponential', 1.6], ['zoom'], 10, base * 0.5, 14, base, 18, base * 3] as const;
 
 export const LAYER_VEHICLES = 'fo-vehicles';
+const SOURCE_MAXZOOM = 13;
 
 /** Adds the fleet's sources and layers; call after the style has loaded. */
 export function addFleetLayers(map: MlMap, offline: boolean): void {
-  map.addSource('fo-grid', { type: 'geojson', data: empty() });
-  map.addSource('fo-trails', { type: 'geojson', data: empty() });
-  map.addSource('fo-vehicles', { type: 'geojson', data: empty() });
+  // Few, large tiles: each setData re-tiles in the worker and every tile
+  // that arrives repaints, so fewer tiles means fewer repaints per update.
+  // z13 tiles still place points to about half a metre.
+  const geojson = { type: 'geojson' as const, data: empty(), maxzoom: SOURCE_MAXZOOM, buffer: 16 };
+  map.addSource('fo-grid', { ...geojson, data: empty() });
+  map.addSource('fo-trails', { ...geojson, data: empty() });
+  map.addSource('fo-vehicles', { ...geojson, data: empty() });
   if (offline) {
     map.addLayer({
       id: 'fo-grid-minor',
@@ -66,8 +71,7 @@ export function addFleetLayers(map: MlMap, offline: boolean): void {
     id: 'fo-trails',
     type: 'line',
     source: 'fo-trails',
-    layout: { 'line-cap': 'round', 'line-join': 'round' },
-    paint: { 'line-color': stateColor as never, 'line-width': 2, 'line-opacity': 0.45 },
+    paint: { 'line-color': stateColor as never, 'line-width': 1.5, 'line-opacity': 0.45 },
   });
   map.addLayer({
     id: 'fo-alert-ring',
