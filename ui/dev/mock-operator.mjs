@@ -127,6 +127,7 @@ function raiseAlert() {
     updated_at: t,
     acknowledged_at: null,
     resolved_at: null,
+    pullover_due_at: null,
     features,
     thresholds,
     evidence: {
@@ -242,11 +243,13 @@ function act(alert, op, type, metadata = {}) {
         }
       }, PULLOVER_MS);
       pullovers.set(alert.alert_id, { vehicle_id: alert.vehicle_id, timer });
+      alert.pullover_due_at = new Date(Date.now() + PULLOVER_MS).toISOString();
       break;
     }
     case 'RESUME':
       clearTimeout(pull.timer);
       pullovers.delete(alert.alert_id);
+      alert.pullover_due_at = null;
       break;
     case 'RESOLVE':
     case 'DISMISS':
@@ -256,6 +259,7 @@ function act(alert, op, type, metadata = {}) {
         clearTimeout(pull.timer);
         pullovers.delete(alert.alert_id);
       }
+      alert.pullover_due_at = null;
       if (type === 'RESOLVE')
         incidents.set(alert.alert_id, { incident_id: randomUUID(), alert_id: alert.alert_id, vehicle_id: alert.vehicle_id, summary: { severity: alert.severity, anomaly_type: alert.anomaly_type }, resolved_at: t });
       break;

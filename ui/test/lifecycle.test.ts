@@ -63,4 +63,10 @@ describe('pullOverInProgress', () => {
     expect(pullOverInProgress(open, [act('PULL_OVER_SIMULATED', 2), act('RESUME', 3), act('PULL_OVER_SIMULATED', 4)])).toBe(true);
     expect(pullOverInProgress({ alert_status: 'RESOLVED' }, [act('PULL_OVER_SIMULATED', 2)])).toBe(false);
   });
+  it('prefers the server\'s pullover_due_at when the alert has it', () => {
+    const pulled = [act('PULL_OVER_SIMULATED', 2)];
+    expect(pullOverInProgress({ alert_status: 'ACKNOWLEDGED', pullover_due_at: null }, pulled)).toBe(false);
+    expect(pullOverInProgress({ alert_status: 'ACKNOWLEDGED', pullover_due_at: '2026-11-23T12:00:07.000Z' }, [])).toBe(true);
+    expect(pullOverInProgress({ alert_status: 'RESOLVED', pullover_due_at: '2026-11-23T12:00:07.000Z' }, [])).toBe(false);
+  });
 });

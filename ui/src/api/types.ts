@@ -39,6 +39,8 @@ export interface Alert {
   updated_at: string;
   acknowledged_at: string | null;
   resolved_at: string | null;
+  /** When this alert's simulated pull-over in progress completes; null when none is. */
+  pullover_due_at?: string | null;
 }
 
 export interface Evidence {

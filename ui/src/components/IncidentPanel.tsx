@@ -77,6 +77,14 @@ function Incident({ id }: { id: string }) {
         <dd>{alert.event_time}</dd>
         <dt>assigned</dt>
         <dd>{alert.assigned_operator ?? '–'}</dd>
+        {pending && (
+          <>
+            <dt>pull-over</dt>
+            <dd className="pulling" data-testid="pullover-pending">
+              in progress{alert.pullover_due_at ? `, completes ${timeOfDay(alert.pullover_due_at)}` : ''}
+            </dd>
+          </>
+        )}
       </dl>
       <ActionBar
         alert={alert}

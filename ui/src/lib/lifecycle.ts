@@ -30,12 +30,17 @@ export function isActive(status: AlertStatus): boolean {
 }
 
 /**
- * Whether the alert's pull-over is in progress, from its actions (oldest
- * first): a PULL_OVER_SIMULATED not followed by RESUME, RESOLVE or DISMISS,
- * on an alert that is still active.
+ * Whether the alert's pull-over is in progress: the server's
+ * pullover_due_at when the alert carries the field, else from its actions
+ * (oldest first): a PULL_OVER_SIMULATED not followed by RESUME, RESOLVE or
+ * DISMISS, on an alert that is still active.
  */
-export function pullOverInProgress(alert: Pick<Alert, 'alert_status'>, actions: readonly Action[]): boolean {
+export function pullOverInProgress(
+  alert: Pick<Alert, 'alert_status'> & { pullover_due_at?: string | null },
+  actions: readonly Action[],
+): boolean {
   if (!isActive(alert.alert_status)) return false;
+  if (alert.pullover_due_at !== undefined) return alert.pullover_due_at !== null;
   let pending = false;
   for (const a of actions) {
     if (a.action_type === 'PULL_OVER_SIMULATED') pending = true;
