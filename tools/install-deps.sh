@@ -49,6 +49,7 @@ PKGS_SERVICES=(
 PKGS_DATA=(
   python3-zarr
   python3-numcodecs
+  python3-yaml          # tests/ops/test_openapi.py reads docs/openapi.yaml
 )
 
 # the dashboard's end-to-end tests drive Debian's Chromium (node and npm come with the machine)
