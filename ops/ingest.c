@@ -9,6 +9,7 @@
 #include "ingest.h"
 
 #include "anomaly_json.h"
+#include "api.h"
 #include "consumer.h"
 #include "db.h"
 #include "errbuf.h"
@@ -224,6 +225,18 @@ static void fo_ingest_shift(fo_ingest *in, size_t k)
 	in->n -= k;
 }
 
+/* After a COMMIT: alert_created for the new alerts, and the recomputed
+ * vehicle states to the fleet view (both NULL after a failed insert).
+ * Frees both. */
+static void fo_ingest_announce(fo_ingest *in, char *alerts, char *vehicles)
+{
+	if (in->conf.hub && alerts)
+		fo_api_publish_alerts(in->conf.hub, "alert_created", alerts, strlen(alerts));
+	fo_api_apply_vehicles(in->conf.fleet, vehicles);
+	free(alerts);
+	free(vehicles);
+}
+
 /* PostgreSQL refused the batch's values: row by row, refused rows to the
  * DLQ. Stops at the first failure that is not about the values. */
 static void fo_ingest_write_rows(fo_ingest *in)
@@ -234,11 +247,10 @@ static void fo_ingest_write_rows(fo_ingest *in)
 		fo_item *it = &in->items[k];
 		const fo_anomaly_json *row = &it->a;
 		size_t ins = 0;
-		char *alerts = NULL, *vehicles = NULL; /* not broadcast yet */
+		char *alerts = NULL, *vehicles = NULL;
 		fo_db_rc rc = fo_db_alerts_insert(in->db, &row, 1, &ins, &alerts, &vehicles, err,
 		                                  sizeof(err));
-		free(alerts);
-		free(vehicles);
+		fo_ingest_announce(in, alerts, vehicles);
 		if (rc == FO_DB_OK) {
 			atomic_fetch_add(&in->inserted, ins);
 			atomic_fetch_add(&in->duplicates, 1 - ins);
@@ -275,11 +287,10 @@ static void fo_ingest_write(fo_ingest *in)
 	for (size_t i = 0; i < in->n; i++)
 		in->rows[i] = &in->items[i].a;
 	size_t ins = 0;
-	char *alerts = NULL, *vehicles = NULL; /* not broadcast yet */
+	char *alerts = NULL, *vehicles = NULL;
 	fo_db_rc rc = fo_db_alerts_insert(in->db, in->rows, in->n, &ins, &alerts, &vehicles, err,
 	                                  sizeof(err));
-	free(alerts);
-	free(vehicles);
+	fo_ingest_announce(in, alerts, vehicles);
 	if (rc == FO_DB_EDATA) {
 		fo_log(FO_LOG_WARN, "batch_refused", err, FO_KU("rows", in->n),
 		       FO_KS("effect", "writing row by row; refused rows go to the DLQ"));
@@ -540,6 +551,7 @@ int fo_ingest_run(fo_ingest *in, char *err, size_t errsz)
 			fo_ingest_fail(in, e);
 			break;
 		}
+		atomic_store(&in->kafka_ok, fo_consumer_brokers_up(in->cons));
 		for (int i = 0; i < n && !in->failed; i++)
 			fo_ingest_message(in, &in->msgs[i]);
 		fo_consumer_release(in->cons, in->msgs, (size_t)n);

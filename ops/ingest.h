@@ -50,6 +50,8 @@ typedef struct fo_ingest_conf {
 	double idle_exit;            /* stop after this long without messages; 0: never */
 	volatile sig_atomic_t *stop; /* set (by a signal handler) to stop */
 	int migrate;                 /* apply migrations at start (fleetops-operator: 1) */
+	struct fo_hub *hub;          /* alert_created after each COMMIT (api.h); NULL: none */
+	struct fo_fleet *fleet;      /* recomputed vehicle states go here; NULL: none */
 } fo_ingest_conf;
 
 /* What /health and the logs report; a snapshot. */

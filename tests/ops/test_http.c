@@ -1,16 +1,21 @@
 /*
  * Unit: the operator's HTTP layer without Kafka or PostgreSQL. The server
- * runs on a free port with an ingest that never started (Kafka "down")
- * and a database address nobody listens on, so every answer that needs no
- * database is checked for real, and one that does is a 503 naming the
- * problem, without the network thread ever waiting on it.
+ * runs on a free port with an ingest that never started (Kafka "down"), an
+ * API thread whose database address nobody listens on, and a dashboard
+ * directory made here, so every answer that needs no database is checked
+ * for real (routes, methods, filters, tokens, body limits, static files),
+ * and one that does is a 503 naming the problem, without the network
+ * thread ever waiting on it.
  */
+#include "api.h"
 #include "fo_test.h"
 #include "http.h"
+#include "hub.h"
 #include "ingest.h"
 
 #include <cjson/cJSON.h>
 #include <signal.h>
+#include <unistd.h>
 
 static int port;
 
@@ -23,13 +28,15 @@ const char *__lsan_default_suppressions(void)
 	return "leak:libwebsockets.so\n";
 }
 
-/* GET (or method) path: the status code; the body parsed into *body. */
-static int req(const char *method, const char *path, cJSON **body)
+/* method path with curl arguments extra (headers, body): the status code;
+ * the body in raw (if not NULL) and parsed into *body. */
+static int req_x(const char *method, const char *path, const char *extra, cJSON **body, char *raw,
+                 size_t rawcap)
 {
-	char cmd[1024], buf[65536];
+	char cmd[2048], buf[65536];
 	snprintf(cmd, sizeof(cmd),
-	         "curl -s -m 20 -X %s -w '\\n%%{http_code}' 'http://127.0.0.1:%d%s'", method, port,
-	         path);
+	         "curl -s -m 20 -X %s %s -w '\\n%%{http_code}' 'http://127.0.0.1:%d%s'", method,
+	         extra, port, path);
 	FILE *p = popen(cmd, "r");
 	size_t n = p ? fread(buf, 1, sizeof(buf) - 1, p) : 0;
 	if (p)
@@ -39,8 +46,15 @@ static int req(const char *method, const char *path, cJSON **body)
 	int code = nl ? atoi(nl + 1) : -1;
 	if (nl)
 		*nl = '\0';
+	if (raw)
+		snprintf(raw, rawcap, "%s", buf);
 	*body = cJSON_Parse(buf);
 	return code;
+}
+
+static int req(const char *method, const char *path, cJSON **body)
+{
+	return req_x(method, path, "", body, NULL, 0);
 }
 
 static const char *str(const cJSON *o, const char *k)
@@ -59,14 +73,24 @@ int main(void)
 	                     .stop = &stop};
 	fo_ingest *in = fo_ingest_new(&ic, err, sizeof(err));
 	FO_CHECK(in != NULL);
+	fo_hub *hub = fo_hub_new(NULL, NULL);
+	fo_api_conf ac = {.dsn = ic.dsn, .hub = hub, .pullover_delay = 1};
+	fo_api *api = fo_api_start(&ac, err, sizeof(err));
+	FO_CHECK(api != NULL);
+	char ui[] = "/tmp/fo_test_http_ui_XXXXXX";
+	FO_CHECK(mkdtemp(ui) != NULL);
+	FO_CHECK(fo_test_sh("mkdir -p %s/assets && echo '<html>fleetops</html>' > %s/index.html && "
+	                    "echo 'export const x = 1;' > %s/assets/app.mjs && "
+	                    "echo secret > %s/../fo_secret",
+	                    ui, ui, ui, ui) == 0);
 
 	/* bad addresses are refused with the reason */
-	fo_http_conf bad = {.listen = "8080", .dsn = ic.dsn, .in = in};
+	fo_http_conf bad = {.listen = "8080", .api = api, .hub = hub, .in = in};
 	FO_CHECK(fo_http_start(&bad, err, sizeof(err)) == NULL && strstr(err, "HOST:PORT"));
 	bad.listen = "127.0.0.1:99999";
 	FO_CHECK(fo_http_start(&bad, err, sizeof(err)) == NULL);
 
-	fo_http_conf hc = {.listen = "127.0.0.1:0", .dsn = ic.dsn, .in = in};
+	fo_http_conf hc = {.listen = "127.0.0.1:0", .api = api, .hub = hub, .in = in, .ui_dir = ui};
 	fo_http *h = fo_http_start(&hc, err, sizeof(err));
 	FO_CHECK_MSG(h != NULL, "%s", err);
 	if (!h)
@@ -101,10 +125,71 @@ int main(void)
 		             bad_paths[i]);
 		cJSON_Delete(b);
 	}
-	FO_CHECK(req("GET", "/nowhere", &b) == 404);
-	FO_CHECK(strstr(str(b, "error"), "/alerts") != NULL);
+	FO_CHECK(req("GET", "/alerts/x/y/z/w", &b) == 404);
+	FO_CHECK(strstr(str(b, "error"), "route") != NULL);
 	cJSON_Delete(b);
 	FO_CHECK(req("DELETE", "/alerts", &b) == 405);
+	cJSON_Delete(b);
+	FO_CHECK(req("POST", "/alerts", &b) == 405);
+	cJSON_Delete(b);
+	FO_CHECK(req("POST", "/elsewhere", &b) == 404);
+	cJSON_Delete(b);
+	FO_CHECK(req("GET", "/ws", &b) == 400); /* a WebSocket route, not a page */
+	cJSON_Delete(b);
+	FO_CHECK(req("GET", "/vehicles?state=FAST", &b) == 400);
+	cJSON_Delete(b);
+	FO_CHECK(req("GET", "/vehicles", &b) == 200); /* no fleet view: none */
+	FO_CHECK(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(b, "vehicles")) == 0);
+	cJSON_Delete(b);
+	FO_CHECK(req("GET", "/replay/scenes", &b) == 404); /* replay control off */
+	cJSON_Delete(b);
+
+	/* mutating requests need a bearer token, checked before the body */
+	const char *aid = "/alerts/00000000-0000-4000-8000-000000000001/acknowledge";
+	FO_CHECK(req("POST", aid, &b) == 401);
+	FO_CHECK(strstr(str(b, "error"), "Bearer") != NULL);
+	cJSON_Delete(b);
+	FO_CHECK(req_x("POST", aid, "-H 'Authorization: Basic abc'", &b, NULL, 0) == 401);
+	cJSON_Delete(b);
+	FO_CHECK(req_x("POST", "/replay/start", "-d '{}'", &b, NULL, 0) == 401);
+	cJSON_Delete(b);
+	FO_CHECK(req_x("POST", "/alerts/x/resolve", "-H 'Authorization: Bearer t'", &b, NULL, 0) ==
+	         404);
+	cJSON_Delete(b);
+	/* a body over 4 KiB: 413, whatever the token */
+	char big[64] = "/tmp/fo_test_http_big_XXXXXX";
+	int bfd = mkstemp(big);
+	FO_CHECK(bfd >= 0);
+	for (int i = 0; bfd >= 0 && i < 100; i++)
+		FO_CHECK(write(bfd, "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx", 50) ==
+		         50);
+	if (bfd >= 0)
+		close(bfd);
+	char bigarg[128];
+	snprintf(bigarg, sizeof(bigarg), "-H 'Authorization: Bearer t' --data-binary @%s", big);
+	FO_CHECK(req_x("POST", aid, bigarg, &b, NULL, 0) == 413);
+	cJSON_Delete(b);
+	unlink(big);
+	/* with a token and a body, the API thread answers: the database is away */
+	FO_CHECK(req_x("POST", aid, "-H 'Authorization: Bearer t' -d '{\"note\":\"n\"}'", &b, NULL,
+	               0) == 503);
+	cJSON_Delete(b);
+
+	/* the dashboard: files, the app's own routes, nothing outside it */
+	char raw[4096];
+	FO_CHECK(req_x("GET", "/", "", &b, raw, sizeof(raw)) == 200 && strstr(raw, "fleetops"));
+	cJSON_Delete(b);
+	FO_CHECK(req_x("GET", "/alerts-board/view", "", &b, raw, sizeof(raw)) == 200 &&
+	         strstr(raw, "fleetops"));
+	cJSON_Delete(b);
+	FO_CHECK(req_x("GET", "/assets/app.mjs", "-D /dev/stdout", &b, raw, sizeof(raw)) == 200);
+	FO_CHECK_MSG(strstr(raw, "text/javascript") != NULL, "%s", raw);
+	cJSON_Delete(b);
+	FO_CHECK(req("GET", "/assets/missing.js", &b) == 404);
+	cJSON_Delete(b);
+	/* lws folds ".." away: the app's index, never the file outside */
+	req_x("GET", "/../fo_secret", "--path-as-is", &b, raw, sizeof(raw));
+	FO_CHECK_MSG(!strstr(raw, "secret"), "%s", raw);
 	cJSON_Delete(b);
 
 	/* a query while the database is unreachable: 503 with the reason, and
@@ -114,8 +199,20 @@ int main(void)
 	cJSON_Delete(b);
 	FO_CHECK(req("GET", "/health", &b) == 503);
 	cJSON_Delete(b);
+	FO_CHECK(req("GET", "/alerts/00000000-0000-4000-8000-000000000001", &b) == 503);
+	cJSON_Delete(b);
+	/* /metrics answers without the database, from what is in memory */
+	FO_CHECK(req_x("GET", "/metrics", "", &b, raw, sizeof(raw)) == 200);
+	FO_CHECK_MSG(
+	    strstr(raw, "fleetops_postgres_up 0") &&
+	        strstr(raw, "fleetops_http_requests_total{route=\"alerts\",code=\"400\"} 8"),
+	    "%s", raw);
+	cJSON_Delete(b);
 
 	fo_http_stop(h);
+	fo_api_destroy(api);
+	fo_hub_destroy(hub);
 	fo_ingest_destroy(in);
+	fo_test_sh("rm -rf %s %s/../fo_secret", ui, ui);
 	return fo_test_done("test_http");
 }
