@@ -1076,6 +1076,9 @@ def integration():
         log.close()
         if failures:
             print(open(os.path.join(tmp, "operator.log")).read()[-4000:])
+            print(f"kept for a look: {tmp}")
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
         try:
             psql(dsn_admin, f"DROP DATABASE IF EXISTS {db} WITH (FORCE)")
         except RuntimeError as e:
