@@ -45,10 +45,16 @@ export function initSession(): void {
   if (urlMatrix) setMatrix(urlMatrix, 'url');
   else if (savedMatrix) setMatrix(savedMatrix, 'settings');
 
-  const token = initialToken(sessionStorage, location.hash, (h) =>
-    history.replaceState(null, '', location.pathname + location.search + h),
-  );
+  const fromHash = () =>
+    initialToken(sessionStorage, location.hash, (h) => history.replaceState(null, '', location.pathname + location.search + h));
+  const token = fromHash();
   if (token) startSession(token);
+  // A #token= link opened while the page is already up.
+  window.addEventListener('hashchange', () => {
+    const before = useUi.getState().token;
+    const t = fromHash();
+    if (t && t !== before) startSession(t);
+  });
 }
 
 function safeJson(s: string): unknown {
