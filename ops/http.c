@@ -562,41 +562,59 @@ static int fo_http_bearer(struct lws *wsi, char *out, size_t cap)
 	return 0;
 }
 
+/* 1 if seg names a POST route: /alerts/{id}/acknowledge|assign|actions,
+ * /replay/start, /replay/stop. */
+static int fo_is_post_route(char seg[4][FO_API_ID_MAX], int n)
+{
+	if (n == 3 && strcmp(seg[0], "alerts") == 0)
+		return strcmp(seg[2], "acknowledge") == 0 || strcmp(seg[2], "assign") == 0 ||
+		       strcmp(seg[2], "actions") == 0;
+	return n == 2 && strcmp(seg[0], "replay") == 0 &&
+	       (strcmp(seg[1], "start") == 0 || strcmp(seg[1], "stop") == 0);
+}
+
+/* 1 if seg names a GET route of the API. */
+static int fo_is_get_route(char seg[4][FO_API_ID_MAX], int n)
+{
+	const char *s0 = n > 0 ? seg[0] : "";
+	if (n == 1)
+		return strcmp(s0, "health") == 0 || strcmp(s0, "metrics") == 0 ||
+		       strcmp(s0, "alerts") == 0 || strcmp(s0, "vehicles") == 0 ||
+		       strcmp(s0, "ws") == 0;
+	if (strcmp(s0, "alerts") == 0)
+		return n == 2;
+	if (strcmp(s0, "vehicles") == 0)
+		return n == 2 || (n == 3 && strcmp(seg[2], "history") == 0);
+	if (strcmp(s0, "replay") == 0)
+		return (n == 2 && strcmp(seg[1], "scenes") == 0) ||
+		       ((n == 2 || n == 3) && strcmp(seg[1], "status") == 0);
+	return 0;
+}
+
 /* POST routes: the job to fill, or NULL after answering (404/405/401). */
 static fo_api_job *fo_http_post_route(fo_http *h, fo_http_pss *pss, char seg[4][FO_API_ID_MAX],
                                       int n)
 {
 	fo_api_job *j = NULL;
-	if (n == 3 && strcmp(seg[0], "alerts") == 0) {
+	if (!fo_is_post_route(seg, n)) {
+		pss->route = R_OTHER;
+		if (fo_is_get_route(seg, n))
+			fo_http_error(h, pss, 405, "this route takes GET only");
+		else
+			fo_http_error(h, pss, 404, "no such POST route (see docs/operator_api.md)");
+		return NULL;
+	}
+	if (strcmp(seg[0], "alerts") == 0) {
 		pss->route = R_ACTION;
 		const char *a = strcmp(seg[2], "acknowledge") == 0 ? "ACKNOWLEDGE"
 		                : strcmp(seg[2], "assign") == 0    ? "ASSIGN"
-		                : strcmp(seg[2], "actions") == 0   ? ""
-		                                                   : NULL;
-		if (!a) {
-			fo_http_error(
-			    h, pss, 404,
-			    "no such route: POST /alerts/{id}/acknowledge, /assign or /actions");
-			return NULL;
-		}
+		                                                   : "";
 		if ((j = fo_http_job(h, pss, FO_API_ACT, seg[1])))
 			snprintf(j->action, sizeof(j->action), "%s", a);
-	} else if (n == 2 && strcmp(seg[0], "replay") == 0 &&
-	           (strcmp(seg[1], "start") == 0 || strcmp(seg[1], "stop") == 0)) {
+	} else {
 		pss->route = R_REPLAY;
 		j = fo_http_job(h, pss, seg[1][2] == 'a' ? FO_API_REPLAY_START : FO_API_REPLAY_STOP,
 		                NULL);
-	} else {
-		pss->route = R_OTHER;
-		fo_http_error(
-		    h, pss,
-		    n >= 1 && (strcmp(seg[0], "alerts") == 0 || strcmp(seg[0], "vehicles") == 0 ||
-		               strcmp(seg[0], "health") == 0 || strcmp(seg[0], "metrics") == 0 ||
-		               strcmp(seg[0], "replay") == 0)
-		        ? 405
-		        : 404,
-		    "no such POST route (see docs/operator_api.md)");
-		return NULL;
 	}
 	if (j && fo_http_bearer(pss->wsi, j->token, sizeof(j->token)) < 0) {
 		fo_api_job_free(j);
@@ -645,12 +663,14 @@ static int fo_http_get_route(fo_http *h, fo_http_pss *pss, const char *path,
 		pss->route = R_WS;
 		fo_http_error(h, pss, 400,
 		              "/ws is a WebSocket: connect with ws://HOST:PORT/ws?token=");
+	} else if (fo_is_post_route(seg, n)) {
+		pss->route = R_OTHER;
+		fo_http_error(h, pss, 405, "this route takes POST only");
 	} else if (strcmp(s0, "alerts") == 0 || strcmp(s0, "vehicles") == 0 ||
 	           strcmp(s0, "replay") == 0 || strcmp(s0, "health") == 0 ||
 	           strcmp(s0, "metrics") == 0) {
 		pss->route = R_OTHER;
-		fo_http_error(h, pss, n == 3 && strcmp(s0, "alerts") == 0 ? 405 : 404,
-		              "no such route (see docs/operator_api.md)");
+		fo_http_error(h, pss, 404, "no such route (see docs/operator_api.md)");
 	} else {
 		pss->route = R_STATIC;
 		return fo_http_static(h, pss, path);

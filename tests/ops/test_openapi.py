@@ -664,10 +664,7 @@ class Client:
 
 # What the server answers where docs/operator_api.md says otherwise; reported,
 # and checked so that a fix shows (it then fails here: drop the entry).
-KNOWN_DEVIATIONS = {
-    ("GET", "/replay/start"): (404, "a GET of a POST-only route is 405 per the contract"),
-    ("GET", "/replay/stop"): (404, "a GET of a POST-only route is 405 per the contract"),
-}
+KNOWN_DEVIATIONS = {}
 
 
 def create_topics(names, partitions=3):
