@@ -19,6 +19,7 @@
  */
 #include "replayctl.h"
 
+#include "jsonfile.h"
 #include "log.h"
 #include "timefmt.h"
 
@@ -77,6 +78,7 @@ typedef struct fo_rc_replay {
 	char speed[32]; /* "max" or the number as passed to fleetopsd */
 	double speed_v; /* 0: max */
 	char *log;      /* log file path or NULL */
+	char *report;   /* fleetopsd --report file beside it, or NULL */
 	/* under rc->mu */
 	int status;
 	int stop_requested;
@@ -86,6 +88,7 @@ typedef struct fo_rc_replay {
 	int exit_code; /* -1: none (yet) */
 	uint64_t events, events_total, anomalies;
 	double events_per_s;
+	double p99_raw_ms, p99_anom_ms; /* from the run's --report; < 0 unknown */
 	char session[48];
 	char error[512];
 	/* monitor thread only */
@@ -223,6 +226,15 @@ static cJSON *fo_rc_replay_json(const fo_rc_replay *r)
 		cJSON_AddStringToObject(j, "replay_session_id", r->session);
 	else
 		cJSON_AddNullToObject(j, "replay_session_id");
+	cJSON *lat = cJSON_AddObjectToObject(j, "latency_p99_ms");
+	if (r->p99_raw_ms >= 0)
+		cJSON_AddNumberToObject(lat, "raw_telemetry", round(r->p99_raw_ms * 1000) / 1000);
+	else
+		cJSON_AddNullToObject(lat, "raw_telemetry");
+	if (r->p99_anom_ms >= 0)
+		cJSON_AddNumberToObject(lat, "anomalies", round(r->p99_anom_ms * 1000) / 1000);
+	else
+		cJSON_AddNullToObject(lat, "anomalies");
 	if (r->log)
 		cJSON_AddStringToObject(j, "log", r->log);
 	else
@@ -465,6 +477,7 @@ int fo_replayctl_start(fo_replayctl *rc, const char *scenes, const char *speed, 
 	r->speed_v = speed_v;
 	fo_rc_speed_text(speed_v, r->speed, sizeof(r->speed));
 	r->exit_code = -1;
+	r->p99_raw_ms = r->p99_anom_ms = -1;
 	r->ch.pid = 0;
 	r->ch.fd = r->ch.logfd = -1;
 
@@ -507,6 +520,8 @@ int fo_replayctl_start(fo_replayctl *rc, const char *scenes, const char *speed, 
 		size_t n = strlen(rc->log_dir) + strlen(r->id) + 16;
 		if ((r->log = malloc(n)))
 			snprintf(r->log, n, "%s/replay-%s.log", rc->log_dir, r->id);
+		if ((r->report = malloc(n + 16)))
+			snprintf(r->report, n + 16, "%s/replay-%s.report.json", rc->log_dir, r->id);
 	}
 	r->status = FO_RS_RUNNING;
 	r->next = rc->head;
@@ -1026,6 +1041,10 @@ static void fo_rc_start_replay(fo_replayctl *rc, fo_rc_replay *r)
 		argv[a++] = "--thresholds";
 		argv[a++] = rc->thresholds;
 	}
+	if (r->report) {
+		argv[a++] = "--report";
+		argv[a++] = r->report;
+	}
 	for (size_t i = 0; i < rc->nextra; i++)
 		argv[a++] = rc->extra[i];
 	argv[a] = NULL;
@@ -1074,12 +1093,32 @@ static void fo_rc_start_replay(fo_replayctl *rc, fo_rc_replay *r)
 	       FO_KS("log", r->log ? r->log : ""));
 }
 
+/* The p99 of a stage of the run's report (fleetopsd --report), in ms; -1
+ * if the report does not have it. */
+static double fo_rc_report_p99(const cJSON *report, const char *stage)
+{
+	const cJSON *lat = cJSON_GetObjectItemCaseSensitive(report, "latency");
+	const cJSON *st = cJSON_GetObjectItemCaseSensitive(lat, stage);
+	const cJSON *n = cJSON_GetObjectItemCaseSensitive(st, "count");
+	const cJSON *p = cJSON_GetObjectItemCaseSensitive(st, "p99_us");
+	return cJSON_IsNumber(n) && n->valuedouble > 0 && cJSON_IsNumber(p) ? p->valuedouble / 1e3
+	                                                                    : -1;
+}
+
 /* r's process is over: its final status. */
 static void fo_rc_end_replay(fo_replayctl *rc, fo_rc_replay *r)
 {
-	char text[256];
+	char text[256], rerr[256];
 	int code = fo_rc_exit_text(r->ch.wstatus, text, sizeof(text));
+	cJSON *report = r->report && access(r->report, R_OK) == 0
+	                    ? fo_json_load_file(r->report, rerr, sizeof(rerr))
+	                    : NULL;
+	double p99_raw = fo_rc_report_p99(report, "emit_to_raw_delivered");
+	double p99_anom = fo_rc_report_p99(report, "emit_to_anomaly_delivered");
+	cJSON_Delete(report);
 	pthread_mutex_lock(&rc->mu);
+	r->p99_raw_ms = p99_raw;
+	r->p99_anom_ms = p99_anom;
 	r->ended = 1;
 	r->ended_ns = fo_time_wall_ns();
 	r->exit_code = code;
@@ -1168,6 +1207,7 @@ static void fo_rc_trim(fo_replayctl *rc)
 			*pp = r->next;
 			free(r->ch.line);
 			free(r->log);
+			free(r->report);
 			free(r);
 			continue;
 		}
@@ -1324,6 +1364,7 @@ static void fo_rc_free(fo_replayctl *rc)
 		nx = r->next;
 		free(r->ch.line);
 		free(r->log);
+		free(r->report);
 		free(r);
 	}
 	free(rc->info.line);
