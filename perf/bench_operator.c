@@ -448,17 +448,41 @@ static void machine_cpu(double *busy, double *total)
 	*busy = *total - (double)v[3] - (double)v[4]; /* minus idle and iowait */
 }
 
-/* CPU seconds of the PostgreSQL backends serving the phase's database
- * (the operator's connections; this process's own is left out). */
-static double pg_backends_cpu(bench_env *e)
+/* The PostgreSQL backends serving the phase's database (the operator's
+ * connections; this process's own is left out) and their CPU seconds. */
+typedef struct pg_procs {
+	int n;
+	pid_t pid[16];
+	double s[16];
+} pg_procs;
+
+static void pg_backends(bench_env *e, pg_procs *c)
 {
 	PGresult *r = PQexec(e->pg, "SELECT pid FROM pg_stat_activity WHERE datname = "
 	                            "current_database() AND pid <> pg_backend_pid()");
-	double s = 0;
+	c->n = 0;
 	if (r && PQresultStatus(r) == PGRES_TUPLES_OK)
-		for (int i = 0; i < PQntuples(r); i++)
-			s += proc_cpu((pid_t)atoi(PQgetvalue(r, i, 0)));
+		for (int i = 0; i < PQntuples(r) && c->n < 16; i++, c->n++) {
+			c->pid[c->n] = (pid_t)atoi(PQgetvalue(r, i, 0));
+			c->s[c->n] = proc_cpu(c->pid[c->n]);
+		}
 	PQclear(r);
+}
+
+/* CPU seconds the backends used from `then` to now (a backend new since
+ * counts whole; one gone since is missed). */
+static double pg_backends_cpu(bench_env *e, const pg_procs *then)
+{
+	pg_procs now;
+	pg_backends(e, &now);
+	double s = 0;
+	for (int i = 0; i < now.n; i++) {
+		double before = 0;
+		for (int j = 0; then && j < then->n; j++)
+			if (then->pid[j] == now.pid[i])
+				before = then->s[j];
+		s += now.s[i] - before;
+	}
 	return s;
 }
 
@@ -712,7 +736,7 @@ static void bench_ingest(void)
 		if (count >= n) {
 			t_done = now;
 			op_cpu = proc_cpu(e.pid);
-			pg_cpu = pg_backends_cpu(&e);
+			pg_cpu = pg_backends_cpu(&e, NULL);
 			machine_cpu(&busy1, &tot1);
 			break;
 		}
@@ -847,6 +871,7 @@ static struct {
 	atomic_ullong received;       /* (client, alert) pairs, all clients */
 	atomic_int stop, snapshots, closed, failed;
 	uint64_t foreign, alert_msgs, other_msgs;
+	atomic_ullong bytes; /* read by the clients, service thread writes */
 } ws;
 
 static void ws_message(ws_client *c, int64_t recv_wall)
@@ -929,6 +954,7 @@ static int ws_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, 
 		}
 		memcpy(c->buf + c->len, in, len);
 		c->len += len;
+		atomic_fetch_add_explicit(&ws.bytes, len, memory_order_relaxed);
 		if (lws_is_final_fragment(wsi) && !lws_remaining_packet_payload(wsi)) {
 			c->buf[c->len] = '\0';
 			ws_message(c, now);
@@ -1073,7 +1099,10 @@ static void bench_broadcast(void)
 	/* 3. anomalies at a steady rate */
 	double busy0, tot0, busy1, tot1;
 	machine_cpu(&busy0, &tot0);
-	double op_cpu0 = proc_cpu(e.pid), pg_cpu0 = pg_backends_cpu(&e);
+	pg_procs pg0;
+	pg_backends(&e, &pg0);
+	double op_cpu0 = proc_cpu(e.pid), me_cpu0 = proc_cpu(getpid());
+	uint64_t bytes0 = atomic_load(&ws.bytes);
 	int64_t t0 = fo_time_mono_ns(), t_prog = t0;
 	int64_t step = 1000000000LL / cfg.rate;
 	for (long i = 0; i < total && !interrupted; i++) {
@@ -1110,12 +1139,17 @@ static void bench_broadcast(void)
 			prev = r;
 			t_change = fo_time_mono_ns();
 		}
+		if (!operator_alive(&e))
+			fail("fleetops-operator exited during the broadcast (stopped from "
+			     "elsewhere?)",
+			     e.log);
 		if (secs_since(t_change) > 10)
 			break;
 		nap_ms(20);
 	}
 	double drain_s = secs_since(t0) - produce_s;
-	double op_cpu = proc_cpu(e.pid) - op_cpu0, pg_cpu = pg_backends_cpu(&e) - pg_cpu0;
+	double op_cpu = proc_cpu(e.pid) - op_cpu0, pg_cpu = pg_backends_cpu(&e, &pg0);
+	double me_cpu = proc_cpu(getpid()) - me_cpu0;
 	machine_cpu(&busy1, &tot1);
 	char *metrics = operator_metrics(&e);
 	atomic_store(&ws.stop, 1);
@@ -1206,8 +1240,12 @@ static void bench_broadcast(void)
 	       "p99 %.2f ms, p99.9 %.2f ms; %.0f published, %.0f clients dropped as slow\n",
 	       scount, s50, s99, s999, published, dropped);
 	printf("  CPU while producing and draining (%.1f s): operator %.2f s, its PostgreSQL "
-	       "backends %.2f s, machine %.0f%% busy\n",
-	       produce_s + drain_s, op_cpu, pg_cpu, busy_pct);
+	       "backends %.2f s, this bench (%d clients) %.2f s, machine %.0f%% busy\n",
+	       produce_s + drain_s, op_cpu, pg_cpu, ws.n, me_cpu, busy_pct);
+	printf("  the clients read %.1f MB (%.0f bytes per alert, %.1f MB/s)\n",
+	       (double)(ws.bytes - bytes0) / 1e6,
+	       got ? (double)(ws.bytes - bytes0) / (double)got : 0,
+	       (double)(ws.bytes - bytes0) / 1e6 / (produce_s + drain_s));
 
 	char out[4096];
 	fo_jw jw;
@@ -1260,6 +1298,10 @@ static void bench_broadcast(void)
 	fo_jw_fixed(&jw, op_cpu, 2);
 	fo_jw_lit(&jw, ",\"postgres_cpu_s\":");
 	fo_jw_fixed(&jw, pg_cpu, 2);
+	fo_jw_lit(&jw, ",\"bench_cpu_s\":");
+	fo_jw_fixed(&jw, me_cpu, 2);
+	fo_jw_lit(&jw, ",\"bytes_per_alert\":");
+	fo_jw_fixed(&jw, got ? (double)(ws.bytes - bytes0) / (double)got : 0, 0);
 	fo_jw_lit(&jw, ",\"machine_busy_pct\":");
 	fo_jw_fixed(&jw, busy_pct, 1);
 	fo_jw_lit(&jw, "}");
