@@ -269,25 +269,10 @@ fo_db_rc fo_db_migrate(fo_db *db, int *applied, char *err, size_t errsz)
 	return rc;
 }
 
-/* clang-format off */
+/* the batch, its vehicles' state, and what to broadcast: fo_alerts_insert
+ * (migration 0003) */
 static const char fo_sql_alerts_insert[] =
-	"INSERT INTO alerts AS al (anomaly_id, event_id, vehicle_id, severity, anomaly_type, "
-	"triggered_rule, event_time, features, thresholds, evidence) "
-	"SELECT DISTINCT ON (r.anomaly_id) r.anomaly_id, r.event_id, r.vehicle_id, r.severity, "
-	"r.anomaly_type, r.triggered_rule, r.event_time, r.features, r.thresholds, r.evidence "
-	"FROM jsonb_to_recordset($1::jsonb) AS r(anomaly_id uuid, event_id uuid, vehicle_id text, "
-	"severity text, anomaly_type text, triggered_rule text, event_time timestamptz, "
-	"features jsonb, thresholds jsonb, evidence jsonb) "
-	"ORDER BY r.anomaly_id "
-	"ON CONFLICT (anomaly_id) DO NOTHING "
-	"RETURNING al.vehicle_id, fo_alert_json(al)::text";
-
-/* the recomputed vehicles as the broadcast's [{vehicle_id,state,open_alerts}] */
-static const char fo_sql_recompute[] =
-	"SELECT coalesce(json_agg(json_build_object('vehicle_id', r.vehicle_id, "
-	"'state', r.state, 'open_alerts', r.open_alerts)), '[]')::text "
-	"FROM fo_recompute_vehicle_state(ARRAY(SELECT jsonb_array_elements_text($1::jsonb))) AS r";
-/* clang-format on */
+    "SELECT inserted, alerts, vehicles FROM fo_alerts_insert($1::jsonb)";
 
 /* The JSON array of the rows' objects, malloc'd. */
 static char *fo_db_rows_json(const fo_anomaly_json *const *rows, size_t n)
@@ -375,48 +360,32 @@ fo_db_rc fo_db_alerts_insert(fo_db *db, const fo_anomaly_json *const *rows, size
 		*alerts_json = NULL;
 	if (vehicles_json)
 		*vehicles_json = NULL;
-	char *batch = n ? fo_db_rows_json(rows, n) : NULL, *ids = NULL, *alerts = NULL,
-	     *vehicles = NULL;
-	if (n && !batch) {
-		fo_errf(err, errsz, "insert alerts: out of memory for %zu rows", n);
-		return FO_DB_EFAIL;
-	}
-	PGresult *res = NULL, *vres = NULL;
+	char *batch = NULL, *alerts = NULL, *vehicles = NULL;
+	PGresult *res = NULL;
 	fo_db_rc rc = FO_DB_OK;
 	size_t added = 0;
-	if (n == 0)
-		goto done;
-	if ((rc = fo_db_begin(db, err, errsz)) != FO_DB_OK)
-		goto out;
-	const char *p1[] = {batch};
-	rc = fo_db_query(db, "insert alerts", fo_sql_alerts_insert, 1, p1, &res, err, errsz);
-	if (rc != FO_DB_OK)
-		goto rollback;
-	added = (size_t)PQntuples(res);
-	if (added > 0) {
-		if (!(ids = fo_db_column_json(res, 0, (int)added, 0)) ||
-		    (alerts_json && !(alerts = fo_db_column_json(res, 1, (int)added, 1)))) {
-			fo_errf(err, errsz, "insert alerts: out of memory for %zu alerts", added);
-			rc = FO_DB_EFAIL;
-			goto rollback;
+	if (n > 0) {
+		if (!(batch = fo_db_rows_json(rows, n))) {
+			fo_errf(err, errsz, "insert alerts: out of memory for %zu rows", n);
+			return FO_DB_EFAIL;
 		}
-		const char *p2[] = {ids};
-		rc = fo_db_query(db, "recompute vehicle state", fo_sql_recompute, 1, p2, &vres, err,
-		                 errsz);
-		if (rc != FO_DB_OK)
-			goto rollback;
-		if (vehicles_json && !(vehicles = fo_db_strdup_value(vres, 0, 0, 1))) {
-			fo_errf(err, errsz, "insert alerts: out of memory for vehicle states");
-			rc = FO_DB_EFAIL;
-			goto rollback;
+		if ((rc = fo_db_begin(db, err, errsz)) != FO_DB_OK)
+			goto out;
+		const char *p1[] = {batch};
+		rc =
+		    fo_db_query(db, "insert alerts", fo_sql_alerts_insert, 1, p1, &res, err, errsz);
+		if (rc == FO_DB_OK)
+			rc = fo_db_commit(db, "commit alerts", err, errsz);
+		if (rc != FO_DB_OK) {
+			fo_db_rollback(db);
+			goto out;
 		}
+		added = (size_t)atoll(PQgetvalue(res, 0, 0));
 	}
-	if ((rc = fo_db_commit(db, "commit alerts", err, errsz)) != FO_DB_OK)
-		goto rollback;
-done:
-	if ((alerts_json && !alerts && !(alerts = strdup("[]"))) ||
-	    (vehicles_json && !vehicles && !(vehicles = strdup("[]")))) {
-		/* committed: the rows are in, only the answer is missing */
+	/* committed: from here on only the answer can be missing */
+	if ((alerts_json && !(alerts = res ? fo_db_strdup_value(res, 0, 1, 0) : strdup("[]"))) ||
+	    (vehicles_json &&
+	     !(vehicles = res ? fo_db_strdup_value(res, 0, 2, 0) : strdup("[]")))) {
 		fo_errf(err, errsz, "insert alerts: out of memory for the answer");
 		rc = FO_DB_EFAIL;
 		goto out;
@@ -427,17 +396,11 @@ done:
 		*alerts_json = alerts, alerts = NULL;
 	if (vehicles_json)
 		*vehicles_json = vehicles, vehicles = NULL;
-	goto out;
-rollback:
-	fo_db_rollback(db);
 out:
 	if (res)
 		PQclear(res);
-	if (vres)
-		PQclear(vres);
 	free(alerts);
 	free(vehicles);
-	free(ids);
 	free(batch);
 	return rc;
 }
@@ -445,7 +408,7 @@ out:
 /* the query reads best laid out as SQL */
 /* clang-format off */
 static const char fo_sql_alerts_list[] =
-	"SELECT fo_alert_json(a)::text, "
+	"SELECT fo_alert_text(a), "
 	"(extract(epoch FROM a.created_at) * 1000000)::bigint, a.alert_id "
 	"FROM alerts AS a "
 	"WHERE ($1::text IS NULL OR a.alert_status = $1) "

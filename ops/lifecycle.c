@@ -168,7 +168,7 @@ static const char fo_sql_alert_update[] =
 	"    ELSE a.pullover_operator_id END, "
 	"updated_at = $3::timestamptz "
 	"WHERE a.alert_id = $1::uuid "
-	"RETURNING fo_alert_json(a)::text";
+	"RETURNING fo_alert_text(a)";
 
 /* the incident of a resolved alert: what it was and what was done */
 static const char fo_sql_incident[] =
@@ -190,10 +190,7 @@ static const char fo_sql_incident[] =
 	"FROM alerts AS a WHERE a.alert_id = $1::uuid";
 /* clang-format on */
 
-static const char fo_sql_recompute_one[] =
-    "SELECT coalesce(json_agg(json_build_object('vehicle_id', r.vehicle_id, "
-    "'state', r.state, 'open_alerts', r.open_alerts)), '[]')::text "
-    "FROM fo_recompute_vehicle_state(ARRAY[$1::text]) AS r";
+static const char fo_sql_recompute_one[] = "SELECT fo_recompute_vehicles_json(ARRAY[$1::text])";
 
 /* Applies action by operator to the locked alert a (alert_id), inside the
  * caller's transaction: action row, alert update, incident, vehicle state.
@@ -598,8 +595,8 @@ static const char fo_sql_history[] =
 
 /* open alerts, newest first; $1 a vehicle or NULL for all, $2 the bound */
 static const char fo_sql_open_alerts[] =
-	"SELECT coalesce(json_agg(s.j ORDER BY s.t DESC, s.id), '[]')::text FROM ("
-	"    SELECT fo_alert_json(a) AS j, a.created_at AS t, a.alert_id AS id "
+	"SELECT '[' || coalesce(string_agg(s.j, ',' ORDER BY s.t DESC, s.id), '') || ']' FROM ("
+	"    SELECT fo_alert_text(a) AS j, a.created_at AS t, a.alert_id AS id "
 	"    FROM alerts AS a "
 	"    WHERE a.alert_status IN ('OPEN', 'ACKNOWLEDGED') "
 	"    AND ($1::text IS NULL OR a.vehicle_id = $1) "

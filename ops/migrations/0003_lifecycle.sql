@@ -62,34 +62,47 @@ LANGUAGE sql STABLE PARALLEL SAFE AS $$
 $$;
 
 -- Alert: the alerts table's columns without the JSONB ones, the assigned
--- operator's name, and the pull-over's due time (null when none).
+-- operator's name, and the pull-over's due time (null when none). The one
+-- definition, as JSON text built by concatenation: ingest makes one per
+-- new alert, and this is about twice as fast as json_build_object plus
+-- json_agg. Strings that could hold any character go through to_json;
+-- uuids, numbers, times and the CHECKed status and severity need no
+-- escaping.
+CREATE FUNCTION fo_alert_text(a alerts) RETURNS text
+LANGUAGE sql STABLE PARALLEL SAFE AS $$
+	SELECT concat(
+		'{"alert_id":"', a.alert_id,
+		'","anomaly_id":"', a.anomaly_id,
+		'","event_id":"', a.event_id,
+		'","vehicle_id":', to_json(a.vehicle_id),
+		',"alert_status":"', a.alert_status,
+		'","severity":"', a.severity,
+		'","anomaly_type":', to_json(a.anomaly_type),
+		',"triggered_rule":', to_json(a.triggered_rule),
+		',"assigned_operator_id":', coalesce(a.assigned_operator_id::text, 'null'),
+		',"assigned_operator":', CASE WHEN a.assigned_operator_id IS NOT NULL
+			THEN coalesce(to_json(fo_operator_name(a.assigned_operator_id))::text, 'null')
+			ELSE 'null' END,
+		',"event_time":"', fo_iso(a.event_time),
+		'","created_at":"', fo_iso(a.created_at),
+		'","updated_at":"', fo_iso(a.updated_at),
+		'","acknowledged_at":', coalesce('"' || fo_iso(a.acknowledged_at) || '"', 'null'),
+		',"resolved_at":', coalesce('"' || fo_iso(a.resolved_at) || '"', 'null'),
+		',"pullover_due_at":', coalesce('"' || fo_iso(a.pullover_due_at) || '"', 'null'),
+		'}')
+$$;
+
+-- The same as json, for queries that compose objects in SQL.
 CREATE FUNCTION fo_alert_json(a alerts) RETURNS json
 LANGUAGE sql STABLE PARALLEL SAFE AS $$
-	SELECT json_build_object(
-		'alert_id', a.alert_id,
-		'anomaly_id', a.anomaly_id,
-		'event_id', a.event_id,
-		'vehicle_id', a.vehicle_id,
-		'alert_status', a.alert_status,
-		'severity', a.severity,
-		'anomaly_type', a.anomaly_type,
-		'triggered_rule', a.triggered_rule,
-		'assigned_operator_id', a.assigned_operator_id,
-		'assigned_operator', CASE WHEN a.assigned_operator_id IS NOT NULL THEN
-			fo_operator_name(a.assigned_operator_id) END,
-		'event_time', fo_iso(a.event_time),
-		'created_at', fo_iso(a.created_at),
-		'updated_at', fo_iso(a.updated_at),
-		'acknowledged_at', fo_iso(a.acknowledged_at),
-		'resolved_at', fo_iso(a.resolved_at),
-		'pullover_due_at', fo_iso(a.pullover_due_at))
+	SELECT fo_alert_text(a)::json
 $$;
 
 -- Alert with features, thresholds and evidence (GET /alerts/{id}): the
 -- object above with three more keys, in that order.
 CREATE FUNCTION fo_alert_detail_json(a alerts) RETURNS json
 LANGUAGE sql STABLE PARALLEL SAFE AS $$
-	SELECT (left(fo_alert_json(a)::text, -1)
+	SELECT (left(fo_alert_text(a), -1)
 	        || ',"features":' || a.features::text
 	        || ',"thresholds":' || a.thresholds::text
 	        || ',"evidence":' || a.evidence::text || '}')::json
@@ -167,8 +180,10 @@ RETURNS TABLE (vehicle_id text, state text, open_alerts integer)
 LANGUAGE plpgsql AS $$
 #variable_conflict use_column
 BEGIN
+	-- the NOT EXISTS spares known vehicles the cost of a conflicting insert
 	INSERT INTO vehicles (vehicle_id)
 	SELECT DISTINCT v FROM unnest(ids) AS v
+	WHERE NOT EXISTS (SELECT 1 FROM vehicles AS k WHERE k.vehicle_id = v)
 	ORDER BY 1
 	ON CONFLICT (vehicle_id) DO NOTHING;
 
@@ -198,5 +213,51 @@ BEGIN
 		RETURNING ve.vehicle_id
 	)
 	SELECT s.vehicle_id, s.state, s.open_alerts FROM s ORDER BY s.vehicle_id;
+END
+$$;
+
+-- fo_recompute_vehicle_state as the JSON text the broadcasts carry:
+-- [{"vehicle_id","state","open_alerts"}], in vehicle_id order.
+CREATE FUNCTION fo_recompute_vehicles_json(ids text[]) RETURNS text
+LANGUAGE sql AS $$
+	SELECT '[' || coalesce(string_agg(concat('{"vehicle_id":', to_json(r.vehicle_id),
+	                                         ',"state":"', r.state,
+	                                         '","open_alerts":', r.open_alerts, '}'),
+	                                  ',' ORDER BY r.vehicle_id), '') || ']'
+	FROM fo_recompute_vehicle_state(ids) AS r
+$$;
+
+-- A batch of checked AnomalyEvents (ops/anomaly_json.c: a JSON array of
+-- rows) into alerts, in one statement of the caller's transaction: a new
+-- OPEN alert per anomaly_id not seen before (repeats, in the batch or
+-- earlier, add nothing), then the state of their vehicles. Returns how
+-- many were new, their Alert objects, and the recomputed vehicles
+-- [{vehicle_id, state, open_alerts}] ('[]' when nothing was new), so that
+-- ingest can broadcast them. One round trip for the whole batch.
+CREATE FUNCTION fo_alerts_insert(batch jsonb, OUT inserted integer, OUT alerts text,
+                                 OUT vehicles text)
+LANGUAGE plpgsql AS $$
+DECLARE
+	ids text[];
+BEGIN
+	WITH ins AS (
+		INSERT INTO alerts AS al (anomaly_id, event_id, vehicle_id, severity, anomaly_type,
+		                          triggered_rule, event_time, features, thresholds, evidence)
+		SELECT DISTINCT ON (r.anomaly_id) r.anomaly_id, r.event_id, r.vehicle_id, r.severity,
+		       r.anomaly_type, r.triggered_rule, r.event_time, r.features, r.thresholds,
+		       r.evidence
+		FROM jsonb_to_recordset(batch) AS r(anomaly_id uuid, event_id uuid, vehicle_id text,
+		     severity text, anomaly_type text, triggered_rule text, event_time timestamptz,
+		     features jsonb, thresholds jsonb, evidence jsonb)
+		ORDER BY r.anomaly_id
+		ON CONFLICT (anomaly_id) DO NOTHING
+		RETURNING al.vehicle_id, fo_alert_text(al) AS j
+	)
+	SELECT count(*), '[' || coalesce(string_agg(ins.j, ','), '') || ']',
+	       array_agg(ins.vehicle_id)
+	INTO inserted, alerts, ids
+	FROM ins;
+
+	vehicles := CASE WHEN inserted > 0 THEN fo_recompute_vehicles_json(ids) ELSE '[]' END;
 END
 $$;

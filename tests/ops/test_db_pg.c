@@ -155,17 +155,37 @@ int main(void)
 	         ins == 1);
 	FO_CHECK_STR(state(c, "veh_a"), "ALERTING");
 	/* the new alert and the recomputed vehicle, for broadcasting */
-	FO_CHECK_MSG(aj &&
-	                 strstr(aj, "\"anomaly_id\" : \"00000000-0000-5000-8000-000000000005\"") &&
-	                 strstr(aj, "\"alert_status\" : \"OPEN\"") &&
-	                 strstr(aj, "\"assigned_operator\" : null") && aj[0] == '[',
+	FO_CHECK_MSG(aj && strstr(aj, "\"anomaly_id\":\"00000000-0000-5000-8000-000000000005\"") &&
+	                 strstr(aj, "\"alert_status\":\"OPEN\"") &&
+	                 strstr(aj, "\"assigned_operator\":null") && aj[0] == '[',
 	             "%s", aj ? aj : "(null)");
-	FO_CHECK_MSG(vj && strstr(vj, "\"vehicle_id\" : \"veh_a\"") &&
-	                 strstr(vj, "\"state\" : \"ALERTING\"") &&
-	                 strstr(vj, "\"open_alerts\" : 1"),
+	FO_CHECK_MSG(vj && strstr(vj, "\"vehicle_id\":\"veh_a\"") &&
+	                 strstr(vj, "\"state\":\"ALERTING\"") && strstr(vj, "\"open_alerts\":1"),
 	             "%s", vj ? vj : "(null)");
 	free(aj);
 	free(vj);
+	/* strings are escaped: the Alert text is JSON whatever the vehicle id */
+	fo_anomaly_json odd;
+	anomaly(&odd, 7, "veh \\\"q\\\\ \\u00e9", "INFO");
+	const fo_anomaly_json *oddr[] = {&odd};
+	FO_CHECK(fo_db_alerts_insert(db, oddr, 1, &ins, &aj, &vj, err, sizeof(err)) == FO_DB_OK &&
+	         ins == 1);
+	const char *pjv[] = {aj, vj};
+	PGresult *jr = PQexecParams(c,
+	                            "SELECT ($1::json)->0->>'vehicle_id', "
+	                            "($2::json)->0->>'vehicle_id', ($1::json)->0->>'severity'",
+	                            2, NULL, pjv, NULL, NULL, 0);
+	FO_CHECK_MSG(PQresultStatus(jr) == PGRES_TUPLES_OK, "%s / %s: %s", aj, vj,
+	             PQerrorMessage(c));
+	if (PQresultStatus(jr) == PGRES_TUPLES_OK) {
+		FO_CHECK_STR(PQgetvalue(jr, 0, 0), "veh \"q\\ \u00e9");
+		FO_CHECK_STR(PQgetvalue(jr, 0, 1), "veh \"q\\ \u00e9");
+		FO_CHECK_STR(PQgetvalue(jr, 0, 2), "INFO");
+	}
+	PQclear(jr);
+	free(aj);
+	free(vj);
+	fo_anomaly_json_free(&odd);
 	/* a repeat: nothing new, empty arrays */
 	FO_CHECK(fo_db_alerts_insert(db, one, 1, &ins, &aj, &vj, err, sizeof(err)) == FO_DB_OK &&
 	         ins == 0);
@@ -184,7 +204,7 @@ int main(void)
 	FO_CHECK(aj == NULL && vj == NULL);
 	FO_CHECK_MSG(strstr(err, "SQLSTATE 23514") != NULL, "%s", err);
 	FO_CHECK(fo_pg_num(c, "SELECT count(*) FROM vehicles WHERE vehicle_id = 'veh_d'") == 0);
-	FO_CHECK(fo_pg_num(c, "SELECT count(*) FROM alerts") == 5);
+	FO_CHECK(fo_pg_num(c, "SELECT count(*) FROM alerts") == 6);
 	FO_CHECK(fo_db_ping(db, err, sizeof(err)) == FO_DB_OK); /* the connection is usable */
 	fo_pg_exec(c, "SELECT 1");
 	FO_CHECK(fo_pg_exec(c,
