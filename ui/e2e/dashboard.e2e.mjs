@@ -214,7 +214,12 @@ async function main() {
 
   let target = null;
   await step('a new alert appears in the list within seconds', async () => {
-    // The server's view first: the first new OPEN alert of a vehicle the map has.
+    // The server's view first: a new OPEN alert of a vehicle the map has.
+    // A new CRITICAL one is preferred: the list puts the most severe first,
+    // so with many older open alerts (earlier runs) a new WARNING may sit
+    // below the rows shown, and is then looked up with the severity filter.
+    let fallback = null;
+    let fallbackUntil = 0;
     const found = await until(
       'a new alert from the replay',
       async () => {
@@ -222,15 +227,23 @@ async function main() {
         for (const a of r.json?.alerts ?? []) {
           if (before.has(a.alert_id)) continue;
           const onMap = await page.evaluate((id) => !!window.__fleetops.mapVehicle(id), a.vehicle_id);
-          if (onMap) return { a, at: Date.now() };
+          if (!onMap) continue;
+          if (a.severity === 'CRITICAL') return { a, at: Date.now() };
+          if (!fallback) {
+            fallback = { a, at: Date.now() };
+            fallbackUntil = Date.now() + 20000;
+          }
         }
-        return null;
+        return fallback && Date.now() > fallbackUntil ? fallback : null;
       },
       90000,
       250,
     );
     target = found.a;
-    await page.waitForSelector(`[data-testid="alert-row"][data-alert-id="${target.alert_id}"]`, { timeout: ALERT_UI_DEADLINE_MS });
+    const sel = `[data-testid="alert-row"][data-alert-id="${target.alert_id}"]`;
+    if (found === fallback && !(await page.locator(sel).count()))
+      await page.click(`[data-testid="filter-severity-${target.severity}"]`);
+    await page.waitForSelector(sel, { timeout: ALERT_UI_DEADLINE_MS });
     const lag = Date.now() - found.at;
     await shot('02-alert');
     return `${target.severity} ${target.anomaly_type} on ${target.vehicle_id}, in the list ${lag} ms after the API had it`;

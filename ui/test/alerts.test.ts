@@ -3,16 +3,18 @@ import { compareAlerts, DEFAULT_FILTER, matchesFilter, visibleAlerts } from '../
 import { alert } from './fixtures';
 
 describe('alert ordering', () => {
-  it('most severe first, then newest, then id', () => {
+  it('most severe first, then newest raised, then newest event, then id', () => {
+    const at = (m: number) => `2026-11-23T12:${String(m).padStart(2, '0')}:00.000Z`;
     const list = [
-      alert({ alert_id: 'w-old', severity: 'WARNING', event_time: '2026-11-23T12:00:00.000Z' }),
-      alert({ alert_id: 'i-new', severity: 'INFO', event_time: '2026-11-23T12:09:00.000Z' }),
-      alert({ alert_id: 'c-old', severity: 'CRITICAL', event_time: '2026-11-23T11:00:00.000Z' }),
-      alert({ alert_id: 'w-new', severity: 'WARNING', event_time: '2026-11-23T12:05:00.000Z' }),
-      alert({ alert_id: 'c-new', severity: 'CRITICAL', event_time: '2026-11-23T12:01:00.000Z' }),
-      alert({ alert_id: 'c-new2', severity: 'CRITICAL', event_time: '2026-11-23T12:01:00.000Z', created_at: '2026-11-23T12:01:02.000Z' }),
+      alert({ alert_id: 'w-old', severity: 'WARNING', created_at: at(0) }),
+      alert({ alert_id: 'i-new', severity: 'INFO', created_at: at(9) }),
+      alert({ alert_id: 'c-old', severity: 'CRITICAL', created_at: at(1), event_time: '2019-10-23T16:09:00.000Z' }),
+      alert({ alert_id: 'w-new', severity: 'WARNING', created_at: at(5) }),
+      // raised now, from a replay of old data: newest despite its event_time
+      alert({ alert_id: 'c-new', severity: 'CRITICAL', created_at: at(7), event_time: '2019-10-23T16:00:00.000Z' }),
+      alert({ alert_id: 'c-new2', severity: 'CRITICAL', created_at: at(7), event_time: '2019-10-23T16:01:00.000Z' }),
     ];
-    expect(visibleAlerts(list, { statuses: [], severities: [] }).map((a) => a.alert_id)).toEqual([
+    expect(visibleAlerts(list, { statuses: [], severities: [] }).rows.map((a) => a.alert_id)).toEqual([
       'c-new2',
       'c-new',
       'c-old',
@@ -38,15 +40,17 @@ describe('alert filtering', () => {
     alert({ alert_id: '4', alert_status: 'DISMISSED', severity: 'WARNING' }),
   ];
   it('by default shows the active ones', () => {
-    expect(visibleAlerts(list, DEFAULT_FILTER).map((a) => a.alert_id)).toEqual(['1', '2']);
+    expect(visibleAlerts(list, DEFAULT_FILTER).rows.map((a) => a.alert_id)).toEqual(['1', '2']);
   });
   it('by status and severity together', () => {
-    expect(visibleAlerts(list, { statuses: ['OPEN', 'RESOLVED'], severities: ['CRITICAL'] }).map((a) => a.alert_id)).toEqual(['1', '3']);
+    expect(visibleAlerts(list, { statuses: ['OPEN', 'RESOLVED'], severities: ['CRITICAL'] }).rows.map((a) => a.alert_id)).toEqual(['1', '3']);
     expect(matchesFilter(list[3]!, { statuses: [], severities: ['WARNING'] })).toBe(true);
     expect(matchesFilter(list[3]!, { statuses: ['OPEN'], severities: ['WARNING'] })).toBe(false);
   });
   it('caps the list', () => {
     const many = Array.from({ length: 30 }, (_, i) => alert({ alert_id: `x${i}` }));
-    expect(visibleAlerts(many, DEFAULT_FILTER, 10)).toHaveLength(10);
+    const v = visibleAlerts(many, DEFAULT_FILTER, 10);
+    expect(v.rows).toHaveLength(10);
+    expect(v.total).toBe(30);
   });
 });

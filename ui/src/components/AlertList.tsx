@@ -11,13 +11,16 @@ function toggle<T>(list: readonly T[], v: T): T[] {
 export function AlertList() {
   const filter = useUi((s) => s.filter);
   const selected = useUi((s) => s.selectedAlertId);
-  const alerts = useThrottled(() => visibleAlerts(fleet.alerts.values(), filter), 250, [filter]);
+  const { rows: alerts, total } = useThrottled(() => visibleAlerts(fleet.alerts.values(), filter), 250, [filter]);
   const setFilter = (f: typeof filter) => useUi.setState({ filter: f });
 
   return (
     <section className="panel alerts" data-testid="alert-list">
       <h2>
-        Alerts <span className="muted">{alerts.length}</span>
+        Alerts{' '}
+        <span className="muted" data-testid="alert-count">
+          {total > alerts.length ? `${alerts.length} of ${total.toLocaleString()}` : total}
+        </span>
       </h2>
       <div className="chips" data-testid="filter-status">
         {ALERT_STATUSES.map((s) => (

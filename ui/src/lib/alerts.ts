@@ -1,7 +1,8 @@
 /*
  * Alert ordering and filtering for the list: most severe first, then
- * newest (event_time, then created_at), then id so the order is total and
- * stable. Pure functions over arrays.
+ * newest raised (created_at: replays carry the data's own event times, so
+ * a fresh alert may have an old event_time), then event_time, then id so
+ * the order is total and stable. Pure functions over arrays.
  */
 import type { Alert, AlertStatus, Severity } from '../api/types';
 
@@ -19,8 +20,8 @@ export const DEFAULT_FILTER: AlertFilter = { statuses: ['OPEN', 'ACKNOWLEDGED'],
 export function compareAlerts(a: Alert, b: Alert): number {
   const s = SEVERITY_RANK[a.severity] - SEVERITY_RANK[b.severity];
   if (s !== 0) return s;
-  if (a.event_time !== b.event_time) return a.event_time < b.event_time ? 1 : -1;
   if (a.created_at !== b.created_at) return a.created_at < b.created_at ? 1 : -1;
+  if (a.event_time !== b.event_time) return a.event_time < b.event_time ? 1 : -1;
   return a.alert_id < b.alert_id ? -1 : a.alert_id > b.alert_id ? 1 : 0;
 }
 
@@ -31,9 +32,16 @@ export function matchesFilter(a: Alert, f: AlertFilter): boolean {
   );
 }
 
-export function visibleAlerts(all: Iterable<Alert>, f: AlertFilter, limit = 500): Alert[] {
+export interface VisibleAlerts {
+  /** The first `limit` matching alerts, in list order. */
+  rows: Alert[];
+  /** How many alerts match in all. */
+  total: number;
+}
+
+export function visibleAlerts(all: Iterable<Alert>, f: AlertFilter, limit = 500): VisibleAlerts {
   const out: Alert[] = [];
   for (const a of all) if (matchesFilter(a, f)) out.push(a);
   out.sort(compareAlerts);
-  return out.length > limit ? out.slice(0, limit) : out;
+  return { rows: out.length > limit ? out.slice(0, limit) : out, total: out.length };
 }

@@ -47,6 +47,7 @@ export function FleetMap() {
       zoom: 14,
       attributionControl: false,
       fadeDuration: 0,
+      ...(pixelRatioParam() ? { pixelRatio: pixelRatioParam()! } : {}),
     });
     map.addControl(new NavigationControl({ showCompass: true }), 'top-right');
     map.addControl(new ScaleControl({ unit: 'metric' }), 'bottom-left');
@@ -74,13 +75,15 @@ export function FleetMap() {
       if (!loaded) return;
       const s = useUi.getState();
       const src = (id: string) => map.getSource(id) as GeoJSONSource | undefined;
-      const urgent = pushed.alerts !== fleet.alertsVersion || pushed.selected !== s.selectedVehicleId;
-      const moved = pushed.vehicles !== fleet.vehiclesVersion;
+      // A new selection shows at once; moves and alert rings wait for the governor.
+      const urgent = pushed.selected !== s.selectedVehicleId;
+      const moved = pushed.vehicles !== fleet.vehiclesVersion || pushed.alerts !== fleet.alertsVersion;
       if (urgent || (moved && governor.mayPush(now, vehiclesAt))) {
         vehiclesAt = now;
         const fc = vehicleFeatures(fleet, s.selectedVehicleId);
         src('fo-vehicles')?.setData(fc);
         probe.setVehicles(fc);
+        probe.countPush();
         pushed = { vehicles: fleet.vehiclesVersion, alerts: fleet.alertsVersion, selected: s.selectedVehicleId };
         if (!fitted && fc.features.length > 0) {
           fitted = true;
@@ -106,12 +109,16 @@ export function FleetMap() {
       if (!raf) raf = requestAnimationFrame(frame);
     };
 
+    let software = false;
     map.on('load', () => {
+      software = isSoftwareRenderer(map);
+      probe.setSoftware(software);
       addFleetLayers(map, offline);
       loaded = true;
       probe.setMap(map);
       schedule();
     });
+    map.on('render', () => probe.countFrame());
     map.on('click', LAYER_VEHICLES, (e: MapLayerMouseEvent) => {
       const id = e.features?.[0]?.properties?.id;
       if (typeof id === 'string') selectVehicle(id);
@@ -124,7 +131,10 @@ export function FleetMap() {
       schedule();
       if (s.flyTo && s.flyTo.seq !== lastFly) {
         lastFly = s.flyTo.seq;
-        map.flyTo({ center: s.flyTo.lngLat, zoom: Math.max(map.getZoom(), 16), speed: 1.6 });
+        const target = { center: s.flyTo.lngLat, zoom: Math.max(map.getZoom(), 16) };
+        // A software renderer spends ~100 ms per frame: jump instead of animating.
+        if (software) map.jumpTo(target);
+        else map.flyTo({ ...target, speed: 1.6 });
       }
     });
 
@@ -138,6 +148,23 @@ export function FleetMap() {
   }, [styleUrl]);
 
   return <div ref={container} className="map" data-testid="map" />;
+}
+
+/** ?pixelRatio=N (0.25..4): render the map at fewer (or more) pixels than the screen's. */
+function pixelRatioParam(): number | null {
+  const v = Number(new URLSearchParams(location.search).get('pixelRatio'));
+  return Number.isFinite(v) && v >= 0.25 && v <= 4 ? v : null;
+}
+
+/** Whether WebGL runs on the CPU (SwiftShader, llvmpipe): then the map animates less. */
+function isSoftwareRenderer(map: MlMap): boolean {
+  const canvas = map.getCanvas();
+  // getContext with the map's own context type returns that same context.
+  const gl = (canvas.getContext('webgl2') ?? canvas.getContext('webgl')) as WebGLRenderingContext | null;
+  if (!gl) return false;
+  const ext = gl.getExtension('WEBGL_debug_renderer_info');
+  const name = `${String(gl.getParameter(gl.RENDERER))} ${ext ? String(gl.getParameter(ext.UNMASKED_RENDERER_WEBGL)) : ''}`;
+  return /swiftshader|llvmpipe|software|softpipe/i.test(name);
 }
 
 /** The centre of the fleet's metric extent (or the frame's origin) in WGS84. */

@@ -17,10 +17,22 @@ let map: MlMap | null = null;
 let byId = new Map<string, VehicleProps & { lngLat: [number, number] }>();
 let featureCount = 0;
 let pushInterval = 0;
+let software = false;
+let frames = 0;
+let pushes = 0;
 
 export const probe = {
   setMap(m: MlMap | null): void {
     map = m;
+  },
+  countFrame(): void {
+    frames++;
+  },
+  countPush(): void {
+    pushes++;
+  },
+  setSoftware(v: boolean): void {
+    software = v;
   },
   setPushInterval(ms: number): void {
     pushInterval = ms;
@@ -52,6 +64,11 @@ export interface FleetOpsProbe {
   readonly vehicles: number;
   /** The map's current minimum interval between vehicle pushes (ms); 0 when unthrottled. */
   readonly pushIntervalMs: number;
+  /** Whether WebGL runs on the CPU (animations are cut short then). */
+  readonly softwareRenderer: boolean;
+  /** Map frames rendered and vehicle pushes to the map since the page loaded. */
+  readonly frames: number;
+  readonly pushes: number;
   readonly connection: string;
 }
 
@@ -94,6 +111,15 @@ export function installProbe(): void {
     },
     get pushIntervalMs() {
       return pushInterval;
+    },
+    get softwareRenderer() {
+      return software;
+    },
+    get frames() {
+      return frames;
+    },
+    get pushes() {
+      return pushes;
     },
     get connection() {
       return useUi.getState().connection;
