@@ -57,7 +57,7 @@ export interface AlertDetail extends Alert {
 
 export interface Vehicle {
   vehicle_id: string;
-  scene_id: string;
+  scene_id: string | null;
   state: VehicleState;
   x: number | null;
   y: number | null;
