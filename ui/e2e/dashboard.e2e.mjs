@@ -8,6 +8,7 @@
  *   PG_DSN        PostgreSQL of that operator, to check alert_status there
  *   FO_E2E_ARTIFACTS  screenshots directory (default ui/e2e/artifacts)
  *   FO_E2E_SCENES / FO_E2E_SPEED  the replay it starts (default all scenes, 10)
+ *   FO_E2E_ALERT_DEADLINE_MS  how soon a new alert must be in the list (5000)
  *   CHROMIUM      browser binary (default /usr/bin/chromium)
  *   FO_E2E_ALLOW_NO_PG=1  skip the PostgreSQL checks (only for the dev mock)
  *
@@ -31,7 +32,7 @@ const PG_DSN = process.env.PG_DSN ?? '';
 const ARTIFACTS = resolve(process.env.FO_E2E_ARTIFACTS ?? join(here, 'artifacts'));
 const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
 const SPEED = process.env.FO_E2E_SPEED ?? '10';
-const ALERT_UI_DEADLINE_MS = 5000;
+const ALERT_UI_DEADLINE_MS = Number(process.env.FO_E2E_ALERT_DEADLINE_MS ?? 5000);
 
 function skip(reason) {
   console.log(`SKIP: ${reason}`);
@@ -162,7 +163,7 @@ async function main() {
 
   await step('sign in with a #token= link', async () => {
     await page.goto(`${OPERATOR_URL}/#token=${encodeURIComponent(TOKEN)}`);
-    await page.waitForSelector('[data-testid="connection-status"][data-state="open"]', { timeout: 15000 });
+    await page.waitForSelector('[data-testid="connection-status"][data-state="open"]', { timeout: 30000 });
     const hash = await page.evaluate(() => location.hash);
     if (hash.includes('token')) throw new Error(`the token stayed in the URL (${hash})`);
     return 'connection live, token gone from the URL';
@@ -258,7 +259,7 @@ async function main() {
     await ack.waitFor({ timeout: 5000 });
     if (await ack.isDisabled()) throw new Error('Acknowledge is disabled on an OPEN alert');
     await ack.click();
-    await page.waitForSelector(`[data-testid="alert-row"][data-alert-id="${target.alert_id}"][data-status="ACKNOWLEDGED"]`, { timeout: 5000 });
+    await page.waitForSelector(`[data-testid="alert-row"][data-alert-id="${target.alert_id}"][data-status="ACKNOWLEDGED"]`, { timeout: 10000 });
     const err = await page.locator('[data-testid="action-error"]').count();
     if (err) throw new Error(`the page shows an action error: ${await page.locator('[data-testid="action-error"]').innerText()}`);
     if (!(await ack.isDisabled())) throw new Error('Acknowledge is still enabled on an ACKNOWLEDGED alert');

@@ -80,7 +80,9 @@ function AlertRow({ a, selected }: { a: Alert; selected: boolean }) {
         <span className={`status st-${a.alert_status}`} data-testid="alert-status">
           {a.alert_status.toLowerCase()}
         </span>
-        <span className="muted small">{timeOfDay(a.event_time)}</span>
+        <span className="muted small" title={`raised ${a.created_at}, event time ${a.event_time}`}>
+          {timeOfDay(a.created_at)}
+        </span>
       </span>
     </li>
   );
