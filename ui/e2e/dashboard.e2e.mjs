@@ -163,7 +163,9 @@ async function main() {
 
   await step('sign in with a #token= link', async () => {
     await page.goto(`${OPERATOR_URL}/#token=${encodeURIComponent(TOKEN)}`);
-    await page.waitForSelector('[data-testid="connection-status"][data-state="open"]', { timeout: 30000 });
+    await page.waitForSelector('[data-testid="connection-status"][data-state="open"], [data-testid="login-message"]', { timeout: 30000 });
+    if (await page.locator('[data-testid="login-message"]').count())
+      throw new Error(`the dashboard refused FO_TOKEN: ${await page.locator('[data-testid="login-message"]').innerText()}`);
     const hash = await page.evaluate(() => location.hash);
     if (hash.includes('token')) throw new Error(`the token stayed in the URL (${hash})`);
     return 'connection live, token gone from the URL';
