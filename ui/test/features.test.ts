@@ -13,12 +13,15 @@ describe('map features', () => {
         vehicle({ vehicle_id: 'v1', state: 'NORMAL' }),
         vehicle({ vehicle_id: 'v2', state: 'DEGRADED', x: 10 }),
         vehicle({ vehicle_id: 'ghost', x: null, y: null }),
+        // open alerts the snapshot did not carry: the server's count says so
+        vehicle({ vehicle_id: 'v3', state: 'DEGRADED', x: 20, open_alerts: 2 }),
       ],
     );
     const fc = vehicleFeatures(f, 'v1');
     expect(fc.features.map((x) => x.properties)).toEqual([
       { id: 'v1', state: 'NORMAL', alerting: 0, selected: 1 },
       { id: 'v2', state: 'DEGRADED', alerting: 1, selected: 0 },
+      { id: 'v3', state: 'DEGRADED', alerting: 1, selected: 0 },
     ]);
     f.applyVehicles([vehicle({ vehicle_id: 'v2', state: 'UNDER_INTERVENTION', x: 10 })]);
     expect(vehicleFeatures(f, null).features[1]!.properties.state).toBe('UNDER_INTERVENTION');

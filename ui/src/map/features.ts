@@ -27,7 +27,8 @@ export function vehicleFeatures(f: FleetState, selectedId: string | null): Featu
       properties: {
         id: v.vehicle_id,
         state: v.state,
-        alerting: (open.get(v.vehicle_id) ?? 0) > 0 ? 1 : 0,
+        // The server's count covers alerts beyond the snapshot's; ours is the fresher.
+        alerting: (open.get(v.vehicle_id) ?? 0) > 0 || v.open_alerts > 0 ? 1 : 0,
         selected: v.vehicle_id === selectedId ? 1 : 0,
       },
     });
