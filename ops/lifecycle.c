@@ -558,16 +558,11 @@ fo_db_rc fo_lc_token_check(fo_db *db, const char *token, int64_t *operator_id, c
 
 /* ---- reads ------------------------------------------------------------ */
 
-/* a vehicle's open alerts, counted as the Vehicle object does */
-#define FO_LC_OPEN_COUNT(vid)                                                                      \
-	"(SELECT count(*) FROM alerts AS o WHERE o.vehicle_id = " vid                              \
-	" AND o.alert_status IN ('OPEN', 'ACKNOWLEDGED'))"
-
 /* clang-format off */
 static const char fo_sql_alert_get[] =
 	"SELECT json_build_object("
 	"    'alert', fo_alert_detail_json(a), "
-	"    'vehicle', (SELECT fo_vehicle_json(v, " FO_LC_OPEN_COUNT("v.vehicle_id") ") "
+	"    'vehicle', (SELECT fo_vehicle_json(v, v.open_critical + v.open_other) "
 	"        FROM vehicles AS v WHERE v.vehicle_id = a.vehicle_id), "
 	"    'actions', (SELECT coalesce(json_agg(fo_action_json(x) ORDER BY x.created_at, "
 	"        x.action_id), '[]') FROM operator_actions AS x WHERE x.alert_id = a.alert_id), "

@@ -16,7 +16,8 @@
  *  4. concurrency: two connections acting on the same alerts at once
  *     leave each alert in one consistent state; of two pull-overs of one
  *     vehicle at once exactly one wins;
- *  5. reads: alert detail, vehicle history, open alerts, counts;
+ *  5. reads: alert detail, vehicle history, open alerts, counts; the
+ *     vehicles' open-alert counts kept by the trigger equal a recount;
  *  6. an unreachable server is FO_DB_EAGAIN.
  * Needs PG_DSN (./tools/fleetops test); exits 77 without it.
  */
@@ -651,6 +652,21 @@ int main(void)
 	test_table();
 	test_concurrent();
 	test_reads();
+
+	/* the vehicles' counts (kept by the alerts trigger through everything
+	 * above, concurrent actions included) equal a recount, and the state
+	 * follows them */
+	FO_CHECK(qn("SELECT count(*) FROM vehicles AS v LEFT JOIN ("
+	            "  SELECT vehicle_id, count(*) FILTER (WHERE severity = 'CRITICAL') AS c, "
+	            "  count(*) FILTER (WHERE severity <> 'CRITICAL') AS o, "
+	            "  count(*) FILTER (WHERE pullover_due_at IS NOT NULL) AS p "
+	            "  FROM alerts WHERE alert_status IN ('OPEN', 'ACKNOWLEDGED') "
+	            "  GROUP BY vehicle_id) AS r USING (vehicle_id) "
+	            "WHERE v.open_critical <> coalesce(r.c, 0) OR v.open_other <> coalesce(r.o, 0) "
+	            "OR v.pullovers <> coalesce(r.p, 0) "
+	            "OR v.state <> fo_vehicle_state(v.open_critical, v.open_other, v.pullovers)",
+	            NULL) == 0);
+	FO_CHECK(qn("SELECT count(*) FROM vehicles", NULL) > 20);
 
 	/* 6. the server away */
 	fo_db *down = fo_db_new("host=127.0.0.1 port=1 dbname=x user=x connect_timeout=2");
