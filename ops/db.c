@@ -369,17 +369,12 @@ fo_db_rc fo_db_alerts_insert(fo_db *db, const fo_anomaly_json *const *rows, size
 			fo_errf(err, errsz, "insert alerts: out of memory for %zu rows", n);
 			return FO_DB_EFAIL;
 		}
-		if ((rc = fo_db_begin(db, err, errsz)) != FO_DB_OK)
-			goto out;
+		/* one statement outside BEGIN: its own transaction, one round trip */
 		const char *p1[] = {batch};
 		rc =
 		    fo_db_query(db, "insert alerts", fo_sql_alerts_insert, 1, p1, &res, err, errsz);
-		if (rc == FO_DB_OK)
-			rc = fo_db_commit(db, "commit alerts", err, errsz);
-		if (rc != FO_DB_OK) {
-			fo_db_rollback(db);
+		if (rc != FO_DB_OK)
 			goto out;
-		}
 		added = (size_t)atoll(PQgetvalue(res, 0, 0));
 	}
 	/* committed: from here on only the answer can be missing */

@@ -62,19 +62,19 @@ fo_db_rc fo_db_ping(fo_db *db, char *err, size_t errsz);
  * NULL) gets how many ran now. Owner thread. */
 fo_db_rc fo_db_migrate(fo_db *db, int *applied, char *err, size_t errsz);
 
-/* Inserts the alerts of n checked anomalies in one transaction: a new
- * alert (OPEN, a fresh alert_id) per anomaly_id not seen before, nothing
- * for the others (ON CONFLICT (anomaly_id) DO NOTHING, repeats within the
- * batch included), then the state of every vehicle that got a new alert is
- * recomputed (fo_recompute_vehicle_state, migration 0003) before COMMIT.
- * *inserted (if not NULL) gets the number of new alerts. If alerts_json is
- * not NULL it gets the JSON array of the new Alert objects
- * (docs/operator_api.md, fo_alert_json of migration 0003), and if
- * vehicles_json is not NULL the array of the recomputed vehicles
- * [{"vehicle_id","state","open_alerts"}], both "[]" when nothing was new:
- * malloc'd, the caller frees them; NULL on error. FO_DB_OK only once
- * COMMIT succeeded; on any error the transaction was rolled back (or the
- * connection died with it) and nothing was written. Owner thread. */
+/* Inserts the alerts of n checked anomalies in one transaction (one
+ * statement, fo_alerts_insert of migration 0003): a new alert (OPEN, a
+ * fresh alert_id) per anomaly_id not seen before, nothing for the others
+ * (ON CONFLICT (anomaly_id) DO NOTHING, repeats within the batch
+ * included); the alerts trigger brings the vehicles' open-alert counts and
+ * state up to date in the same statement. *inserted (if not NULL) gets the
+ * number of new alerts. If alerts_json is not NULL it gets the JSON array
+ * of the new Alert objects (docs/operator_api.md, fo_alert_text of
+ * migration 0003), and if vehicles_json is not NULL the array of their
+ * vehicles as they are now [{"vehicle_id","state","open_alerts"}], both
+ * "[]" when nothing was new: malloc'd, the caller frees them; NULL on
+ * error. FO_DB_OK only once it committed; on any error nothing was
+ * written. Owner thread. */
 fo_db_rc fo_db_alerts_insert(fo_db *db, const fo_anomaly_json *const *rows, size_t n,
                              size_t *inserted, char **alerts_json, char **vehicles_json, char *err,
                              size_t errsz);
@@ -99,7 +99,7 @@ typedef struct fo_db_alert_filter {
 
 /* The alerts matching f, newest first (created_at descending, then
  * alert_id), after f->cursor if set, as a JSON array of Alert objects
- * (fo_alert_json, migration 0003). *json is malloc'd (the caller frees
+ * (fo_alert_text, migration 0003). *json is malloc'd (the caller frees
  * it) with its length in *len; f->next_cursor is set ("" at the end, so
  * that walking the pages sees every row once). A cursor that is not one
  * this function made is FO_DB_EDATA with err starting "cursor:" (an HTTP
