@@ -1,11 +1,13 @@
 /*
  * The fleet map. MapLibre owns the canvas; React only mounts it. Store
  * changes schedule one requestAnimationFrame, in which the vehicles'
- * GeoJSON source is replaced if vehicles, alerts or the selection changed
- * (so 10 Hz batches of 1,000 vehicles cost one setData per frame at most);
- * trails are pushed at most 4 times a second, the grid when the fleet's
- * extent outgrows it. Also publishes the read-only window.__fleetops
- * probe that the end-to-end test reads.
+ * GeoJSON source is replaced if vehicles, alerts or the selection changed:
+ * at most once per frame, and no more often than the PushGovernor allows
+ * (governor.ts: on a software renderer a frame can cost ~100 ms, and the
+ * map must not starve the WebSocket). Trails follow at most twice a
+ * second, the grid when the fleet's extent outgrows it. A new selection
+ * is pushed at once. Also publishes the read-only window.__fleetops probe
+ * that the end-to-end test reads.
  */
 import { useEffect, useRef } from 'react';
 import {
@@ -89,21 +91,22 @@ export function FleetMap() {
           fitted = true;
           fitToFleet(map);
         }
-      } else if (moved) schedule();
-      const trailGap = Math.max(TRAIL_INTERVAL_MS, 4 * governor.intervalMs);
-      if (trailsVersion !== fleet.vehiclesVersion && now - trailsAt >= trailGap) {
-        trailsAt = now;
-        trailsVersion = fleet.vehiclesVersion;
-        src('fo-trails')?.setData(trailFeatures(fleet));
-      } else if (trailsVersion !== fleet.vehiclesVersion) schedule();
-      if (offline) {
-        const g = gridExtent(metricExtent(fleet));
-        if (!grid || g.minX !== grid.minX || g.minY !== grid.minY || g.maxX !== grid.maxX || g.maxY !== grid.maxY || gridMatrix !== fleet.matrix) {
-          grid = g;
-          gridMatrix = fleet.matrix;
-          src('fo-grid')?.setData(gridFeatures(fleet.matrix, g));
+        if (offline) pushGrid();
+        // Trails ride along with a vehicle push (one repaint for both).
+        if (trailsVersion !== fleet.vehiclesVersion && now - trailsAt >= TRAIL_INTERVAL_MS) {
+          trailsAt = now;
+          trailsVersion = fleet.vehiclesVersion;
+          src('fo-trails')?.setData(trailFeatures(fleet));
         }
-      }
+      } else if (moved) schedule();
+    };
+    const pushGrid = () => {
+      const g = gridExtent(metricExtent(fleet));
+      const same = grid && g.minX === grid.minX && g.minY === grid.minY && g.maxX === grid.maxX && g.maxY === grid.maxY;
+      if (same && gridMatrix === fleet.matrix) return;
+      grid = g;
+      gridMatrix = fleet.matrix;
+      (map.getSource('fo-grid') as GeoJSONSource | undefined)?.setData(gridFeatures(fleet.matrix, g));
     };
     const schedule = () => {
       if (!raf) raf = requestAnimationFrame(frame);
@@ -114,6 +117,7 @@ export function FleetMap() {
       software = isSoftwareRenderer(map);
       probe.setSoftware(software);
       addFleetLayers(map, offline);
+      if (offline) pushGrid();
       loaded = true;
       probe.setMap(map);
       schedule();

@@ -1,49 +1,52 @@
 /*
  * PushGovernor: how often the map may take new data. Re-tiling and
- * drawing 1,000 moving vehicles is cheap on a GPU but can eat the whole
- * main thread on a software renderer (SwiftShader) or a busy machine, and
- * then WebSocket messages queue up behind the frames and the dashboard
- * falls seconds behind. The governor watches event-loop lag (how late a
- * periodic timer fires) and widens the minimum interval between map
- * pushes while the main thread is late (multiplicative increase), and
- * narrows it again while it is on time (multiplicative decrease), so the
- * map always leaves room for messages and panels. Pure state; the map
- * feeds it lag samples.
+ * drawing 1,000 moving vehicles is cheap on a GPU but on a software
+ * renderer (SwiftShader) or a busy machine one map frame can block the
+ * page for hundreds of milliseconds; pushed 10 times a second, frames
+ * then fill the main thread, WebSocket messages queue up behind them and
+ * the dashboard falls seconds behind. The governor watches event-loop lag
+ * (how late a periodic timer fires): a late timer is a stall whose length
+ * is what a frame costs now. It keeps a decaying estimate of that cost
+ * and spaces pushes `duty` times the cost apart, so frames take at most
+ * about 1/duty of the main thread; when stalls stop, the estimate decays
+ * and pushes go back to every animation frame. Pure state; the map feeds
+ * it lag samples.
  */
 export interface GovernorOptions {
-  /** Lag (ms) above which the interval grows. */
-  highLagMs: number;
-  /** Lag (ms) below which the interval shrinks. */
-  lowLagMs: number;
-  minIntervalMs: number;
+  /** Lag (ms) from which a sample counts as a stall. */
+  stallMs: number;
+  /** Below this cost estimate (ms) pushes are not throttled. */
+  freeMs: number;
+  /** Pushes are spaced this many times the estimated frame cost. */
+  duty: number;
+  /** Decay of the estimate per on-time sample. */
+  decay: number;
   maxIntervalMs: number;
-  grow: number;
-  shrink: number;
 }
 
 export const DEFAULT_GOVERNOR: GovernorOptions = {
-  highLagMs: 40,
-  lowLagMs: 12,
-  minIntervalMs: 0,
-  maxIntervalMs: 1000,
-  grow: 1.5,
-  shrink: 0.85,
+  stallMs: 40,
+  freeMs: 25,
+  duty: 2.5,
+  decay: 0.95,
+  maxIntervalMs: 2000,
 };
 
 export class PushGovernor {
-  /** Minimum milliseconds between two vehicle pushes to the map. */
-  intervalMs: number;
+  /** The estimated cost (ms) of a map frame, from recent stalls. */
+  costMs = 0;
 
-  constructor(private readonly o: GovernorOptions = DEFAULT_GOVERNOR) {
-    this.intervalMs = o.minIntervalMs;
+  constructor(private readonly o: GovernorOptions = DEFAULT_GOVERNOR) {}
+
+  /** Minimum milliseconds between two vehicle pushes to the map. */
+  get intervalMs(): number {
+    return this.costMs < this.o.freeMs ? 0 : Math.min(this.o.maxIntervalMs, this.costMs * this.o.duty);
   }
 
   /** One lag sample: how many ms later than scheduled a timer fired. */
   observeLag(lagMs: number): void {
-    if (lagMs > this.o.highLagMs) this.intervalMs = Math.max(this.intervalMs * this.o.grow, 50);
-    else if (lagMs < this.o.lowLagMs) this.intervalMs *= this.o.shrink;
-    if (this.intervalMs < 20) this.intervalMs = this.o.minIntervalMs;
-    this.intervalMs = Math.min(this.o.maxIntervalMs, Math.max(this.o.minIntervalMs, this.intervalMs));
+    if (lagMs >= this.o.stallMs) this.costMs = Math.max(lagMs, (this.costMs + lagMs) / 2);
+    else this.costMs *= this.o.decay;
   }
 
   /** Whether a push at `now` is allowed after the last one at `last`. */
