@@ -24,7 +24,9 @@
  * id: not a UUID; unknown action_type), 404 (no such alert) or 409 (not
  * allowed in the alert's state), with body the HTTP answer. FO_DB_EAGAIN:
  * the connection is gone or the transaction lost a deadlock; nothing was
- * committed; answer 503 and reconnect (fo_db_connect).
+ * committed; answer 503 and reconnect (fo_db_connect). FO_DB_EDATA: the
+ * database refused a value (an operator_id that is no operator's: SQL
+ * state 23503; a note that is not UTF-8): nothing was committed.
  */
 #ifndef FO_LIFECYCLE_H
 #define FO_LIFECYCLE_H
