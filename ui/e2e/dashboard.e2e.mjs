@@ -24,6 +24,7 @@ import { accessSync, constants } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
+import WebSocket from 'ws';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const OPERATOR_URL = (process.env.OPERATOR_URL ?? '').replace(/\/+$/, '');
@@ -113,6 +114,7 @@ async function pgQuery(sql, params) {
 
 let browser = null;
 let page = null;
+const closers = [];
 let replayId = null;
 const foreign = [];
 const consoleErrors = [];
@@ -171,11 +173,25 @@ async function main() {
     return 'connection live, token gone from the URL';
   });
 
-  const before = new Set();
-  {
-    const r = await api('GET', '/alerts?limit=1000');
-    for (const a of r.json?.alerts ?? []) before.add(a.alert_id);
-  }
+  // The test's own /ws: the moment the server announces each alert.
+  const announced = [];
+  const sock = new WebSocket(`${OPERATOR_URL.replace(/^http/, 'ws')}/ws?token=${encodeURIComponent(TOKEN)}`);
+  sock.on('message', (data) => {
+    let m;
+    try {
+      m = JSON.parse(String(data));
+    } catch {
+      return;
+    }
+    if (m.type === 'alert_created') for (const a of m.alerts ?? (m.alert ? [m.alert] : [])) announced.push({ a, at: Date.now() });
+  });
+  await new Promise((ok, fail) => {
+    sock.once('open', ok);
+    sock.once('error', fail);
+    sock.once('close', (code) => fail(new Error(`/ws closed ${code}`)));
+  });
+  closers.push(() => sock.terminate());
+  let replayStartedAt = 0;
 
   await step('start a replay through the API', async () => {
     const sc = await api('GET', '/replay/scenes');
@@ -195,6 +211,7 @@ async function main() {
     }
     if (r.status !== 202) throw new Error(`POST /replay/start: ${r.status} ${r.text}`);
     replayId = r.json.replay_id;
+    replayStartedAt = Date.now();
     return `replay ${replayId}, scenes ${scenes}, speed ${speed}`;
   });
 
@@ -217,39 +234,55 @@ async function main() {
 
   let target = null;
   await step('a new alert appears in the list within seconds', async () => {
-    // The server's view first: a new OPEN alert of a vehicle the map has.
-    // A new CRITICAL one is preferred: the list puts the most severe first,
-    // so with many older open alerts (earlier runs) a new WARNING may sit
-    // below the rows shown, and is then looked up with the severity filter.
+    // A new OPEN alert of a vehicle the map shows (the replay's, not one
+    // known only from alerts), as the server announced it on /ws. A
+    // CRITICAL one is preferred: the list puts the most severe first.
     let fallback = null;
     let fallbackUntil = 0;
+    let seen = 0;
     const found = await until(
       'a new alert from the replay',
       async () => {
-        const r = await api('GET', '/alerts?status=OPEN&limit=200');
-        for (const a of r.json?.alerts ?? []) {
-          if (before.has(a.alert_id)) continue;
-          const onMap = await page.evaluate((id) => !!window.__fleetops.mapVehicle(id), a.vehicle_id);
-          if (!onMap) continue;
-          if (a.severity === 'CRITICAL') return { a, at: Date.now() };
+        const fresh = announced.slice(seen).filter((x) => x.at >= replayStartedAt && x.a.alert_status === 'OPEN');
+        seen = announced.length;
+        const ids = [...new Set(fresh.map((x) => x.a.vehicle_id))];
+        const onMap = new Set(await page.evaluate((list) => list.filter((id) => window.__fleetops.mapVehicle(id)), ids));
+        for (const x of fresh) {
+          if (!onMap.has(x.a.vehicle_id)) continue;
+          if (x.a.severity === 'CRITICAL') return x;
           if (!fallback) {
-            fallback = { a, at: Date.now() };
+            fallback = x;
             fallbackUntil = Date.now() + 20000;
           }
         }
         return fallback && Date.now() > fallbackUntil ? fallback : null;
       },
       90000,
-      250,
+      200,
     );
     target = found.a;
+    const deadline = found.at + ALERT_UI_DEADLINE_MS;
+    const left = () => Math.max(1, deadline - Date.now());
     const sel = `[data-testid="alert-row"][data-alert-id="${target.alert_id}"]`;
-    if (found === fallback && !(await page.locator(sel).count()))
-      await page.click(`[data-testid="filter-severity-${target.severity}"]`);
-    await page.waitForSelector(sel, { timeout: ALERT_UI_DEADLINE_MS });
+    await until('the alert in the dashboard\'s store', () => page.evaluate((id) => !!window.__fleetops.alert(id), target.alert_id), left(), 50);
+    let how = '';
+    const shown = await page
+      .waitForSelector(sel, { timeout: Math.min(left(), 1500) })
+      .then(() => true)
+      .catch(() => false);
+    if (!shown) {
+      const count = await page.locator('[data-testid="alert-count"]').innerText();
+      if (count.includes('of')) {
+        // More open alerts than rows shown (e.g. a backlog of older ones):
+        // narrow the list to the vehicle, as an operator would.
+        await page.fill('[data-testid="filter-vehicle"]', target.vehicle_id);
+        how = `, list narrowed to the vehicle (it showed ${count})`;
+      }
+    }
+    await page.waitForSelector(sel, { timeout: left() });
     const lag = Date.now() - found.at;
     await shot('02-alert');
-    return `${target.severity} ${target.anomaly_type} on ${target.vehicle_id}, in the list ${lag} ms after the API had it`;
+    return `${target.severity} ${target.anomaly_type} on ${target.vehicle_id}, in the list ${lag} ms after /ws announced it${how}`;
   });
 
   const row = () => page.locator(`[data-testid="alert-row"][data-alert-id="${target.alert_id}"]`);
@@ -347,6 +380,7 @@ try {
   if (consoleErrors.length) log(`browser console errors:\n  ${consoleErrors.slice(0, 10).join('\n  ')}`);
 } finally {
   if (replayId) await api('POST', '/replay/stop', { replay_id: replayId }).catch(() => {});
+  for (const c of closers) c();
   await browser?.close().catch(() => {});
   await pg?.end().catch(() => {});
   await writeFile(join(ARTIFACTS, 'results.json'), JSON.stringify({ operator: OPERATOR_URL, results }, null, 2)).catch(() => {});

@@ -47,6 +47,11 @@ describe('alert filtering', () => {
     expect(matchesFilter(list[3]!, { statuses: [], severities: ['WARNING'] })).toBe(true);
     expect(matchesFilter(list[3]!, { statuses: ['OPEN'], severities: ['WARNING'] })).toBe(false);
   });
+  it('by part of the vehicle id', () => {
+    const l = [alert({ alert_id: 'a', vehicle_id: 'scene_001_track_8' }), alert({ alert_id: 'b', vehicle_id: 'scene_002_ego' })];
+    expect(visibleAlerts(l, { statuses: [], severities: [], vehicle: 'TRACK_8' }).rows.map((a) => a.alert_id)).toEqual(['a']);
+    expect(visibleAlerts(l, { statuses: [], severities: [], vehicle: '' }).total).toBe(2);
+  });
   it('caps the list', () => {
     const many = Array.from({ length: 30 }, (_, i) => alert({ alert_id: `x${i}` }));
     const v = visibleAlerts(many, DEFAULT_FILTER, 10);

@@ -66,6 +66,25 @@ describe('alerts by id', () => {
   });
 });
 
+describe('alert memory bound', () => {
+  it('evicts the oldest closed alerts first, then the oldest open ones', () => {
+    const f = new FleetState({ maxAlerts: 10 });
+    const at = (i: number) => `2026-11-23T12:00:${String(i).padStart(2, '0')}.000Z`;
+    for (let i = 0; i < 6; i++) f.applyAlert(alert({ alert_id: `closed${i}`, alert_status: 'RESOLVED', created_at: at(i), updated_at: at(i) }));
+    for (let i = 0; i < 5; i++) f.applyAlert(alert({ alert_id: `open${i}`, created_at: at(10 + i), updated_at: at(10 + i) }));
+    // 11 > 10: down to 9, the two oldest closed ones go
+    expect(f.alerts.size).toBe(9);
+    expect(f.alerts.has('closed0')).toBe(false);
+    expect(f.alerts.has('closed1')).toBe(false);
+    expect(f.alerts.has('open0')).toBe(true);
+    for (let i = 5; i < 12; i++) f.applyAlert(alert({ alert_id: `open${i}`, created_at: at(10 + i), updated_at: at(10 + i) }));
+    expect(f.alerts.size).toBeLessThanOrEqual(10);
+    expect([...f.alerts.keys()].filter((k) => k.startsWith('closed'))).toEqual([]);
+    expect(f.alerts.has('open11')).toBe(true);
+    expect(f.alerts.has('open0')).toBe(false);
+  });
+});
+
 describe('actions', () => {
   it('are deduplicated by action_id and kept oldest first', () => {
     const f = new FleetState();

@@ -48,6 +48,14 @@ export function AlertList() {
           </button>
         ))}
       </div>
+      <input
+        className="search"
+        type="search"
+        placeholder="vehicle id…"
+        value={filter.vehicle ?? ''}
+        onChange={(e) => setFilter({ ...filter, vehicle: e.target.value })}
+        data-testid="filter-vehicle"
+      />
       <ul className="rows">
         {alerts.map((a) => (
           <AlertRow key={a.alert_id} a={a} selected={a.alert_id === selected} />

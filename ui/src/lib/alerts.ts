@@ -13,9 +13,11 @@ export interface AlertFilter {
   statuses: readonly AlertStatus[];
   /** Severities to show; empty shows all. */
   severities: readonly Severity[];
+  /** Part of the vehicle id (case-insensitive); empty shows all. */
+  vehicle?: string;
 }
 
-export const DEFAULT_FILTER: AlertFilter = { statuses: ['OPEN', 'ACKNOWLEDGED'], severities: [] };
+export const DEFAULT_FILTER: AlertFilter = { statuses: ['OPEN', 'ACKNOWLEDGED'], severities: [], vehicle: '' };
 
 export function compareAlerts(a: Alert, b: Alert): number {
   const s = SEVERITY_RANK[a.severity] - SEVERITY_RANK[b.severity];
@@ -28,7 +30,8 @@ export function compareAlerts(a: Alert, b: Alert): number {
 export function matchesFilter(a: Alert, f: AlertFilter): boolean {
   return (
     (f.statuses.length === 0 || f.statuses.includes(a.alert_status)) &&
-    (f.severities.length === 0 || f.severities.includes(a.severity))
+    (f.severities.length === 0 || f.severities.includes(a.severity)) &&
+    (!f.vehicle || a.vehicle_id.toLowerCase().includes(f.vehicle.toLowerCase()))
   );
 }
 

@@ -82,7 +82,9 @@ export function installProbe(): void {
       return featureCount;
     },
     renderedVehicles() {
-      return map && map.getLayer(LAYER_VEHICLES) ? map.queryRenderedFeatures({ layers: [LAYER_VEHICLES] }).length : 0;
+      if (!map || !map.getLayer(LAYER_VEHICLES)) return 0;
+      // A circle near a tile edge is reported once per tile: count vehicles.
+      return new Set(map.queryRenderedFeatures({ layers: [LAYER_VEHICLES] }).map((f) => f.properties?.id)).size;
     },
     mapVehicle(id) {
       const v = byId.get(id);

@@ -23,6 +23,12 @@ export interface VehicleRecord extends Vehicle {
 }
 
 export interface FleetOptions {
+  /**
+   * Alerts held at most; past it the oldest closed ones go first, then the
+   * oldest open ones (the server's snapshot itself carries at most the
+   * newest 5,000 open alerts). Bounds memory and the list's sort.
+   */
+  maxAlerts: number;
   trailLength: number;
   /** A jump longer than this (metres) starts a new trail (a new replay or scene). */
   trailBreakMetres: number;
@@ -30,6 +36,7 @@ export interface FleetOptions {
 }
 
 export const DEFAULT_FLEET_OPTIONS: FleetOptions = {
+  maxAlerts: 10_000,
   trailLength: 20,
   trailBreakMetres: 150,
   matrix: DEFAULT_WORLD_TO_ECEF,
@@ -192,5 +199,21 @@ export class FleetState {
   private touchAlerts(): void {
     this.openByVehicle = null;
     this.alertsVersion++;
+    if (this.alerts.size > this.opts.maxAlerts) this.evictAlerts();
+  }
+
+  /** Down to 90% of maxAlerts: oldest closed first, then oldest open. */
+  private evictAlerts(): void {
+    const keep = Math.floor(this.opts.maxAlerts * 0.9);
+    const byAge = [...this.alerts.values()].sort(
+      (a, b) =>
+        Number(isActive(a.alert_status)) - Number(isActive(b.alert_status)) ||
+        timeOf(a.created_at) - timeOf(b.created_at),
+    );
+    for (let i = 0; i < byAge.length - keep; i++) {
+      const a = byAge[i]!;
+      this.alerts.delete(a.alert_id);
+      this.actions.delete(a.alert_id);
+    }
   }
 }
