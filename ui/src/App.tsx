@@ -12,6 +12,7 @@ import { useUi } from './state/store';
 
 export function App() {
   const token = useUi((s) => s.token);
+  const nothingSelected = useUi((s) => !s.selectedAlertId && !s.selectedVehicleId);
   const [settings, setSettings] = useState(false);
   if (!token) return <LoginForm />;
   return (
@@ -29,6 +30,9 @@ export function App() {
         {settings && <SettingsPanel onClose={() => setSettings(false)} />}
         <IncidentPanel />
         <VehicleDetail />
+        {nothingSelected && !settings && (
+          <p className="muted hint">Select an alert in the list, or a vehicle on the map, to see its evidence, history and actions.</p>
+        )}
       </aside>
     </div>
   );
