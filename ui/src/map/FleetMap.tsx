@@ -64,9 +64,9 @@ export function FleetMap() {
     let lagLast = performance.now();
     const lagTimer = setInterval(() => {
       const t = performance.now();
-      governor.observeLag(t - lagLast - LAG_PROBE_MS);
+      governor.observeLag(t, t - lagLast - LAG_PROBE_MS);
       lagLast = t;
-      probe.setPushInterval(governor.intervalMs);
+      probe.setPushInterval(governor.intervalMs(t));
     }, LAG_PROBE_MS);
     let trailsVersion = -1;
     let grid: Extent | null = null;

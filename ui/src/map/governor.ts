@@ -1,56 +1,62 @@
 /*
  * PushGovernor: how often the map may take new data. Re-tiling and
- * drawing 1,000 moving vehicles is cheap on a GPU but on a software
+ * drawing 1,000 moving vehicles is cheap on a GPU, but on a software
  * renderer (SwiftShader) or a busy machine one map frame can block the
- * page for hundreds of milliseconds; pushed 10 times a second, frames
- * then fill the main thread, WebSocket messages queue up behind them and
- * the dashboard falls seconds behind. The governor watches event-loop lag
- * (how late a periodic timer fires): a late timer is a stall whose length
- * is what a frame costs now. It keeps a decaying estimate of that cost
- * and spaces pushes `duty` times the cost apart, so frames take at most
- * about 1/duty of the main thread; when stalls stop, the estimate decays
- * and pushes go back to every animation frame. Pure state; the map feeds
- * it lag samples.
+ * page for hundreds of milliseconds, and a push costs about two frames
+ * (one when the worker has the data, one when the tiles are back); pushed
+ * 10 times a second, frames then fill the main thread, WebSocket messages
+ * queue up behind them and the dashboard falls seconds behind.
+ *
+ * The governor watches event-loop lag (how late a periodic timer fires):
+ * a late timer is a stall, and the longest stall of the last few seconds
+ * is what a frame costs now. Pushes are spaced `duty` times that cost
+ * apart, so frames keep to a minority of the main thread; once no stall
+ * has been seen for the window, pushes go back to every animation frame.
+ * Pure state (time is passed in); the map feeds it lag samples.
  */
 export interface GovernorOptions {
   /** Lag (ms) from which a sample counts as a stall. */
   stallMs: number;
-  /** Below this cost estimate (ms) pushes are not throttled. */
-  freeMs: number;
-  /** Pushes are spaced this many times the estimated frame cost. */
+  /** How long (ms) a stall is remembered. */
+  windowMs: number;
+  /** Pushes are spaced this many times the frame cost (a push is ~2 frames). */
   duty: number;
-  /** Decay of the estimate per on-time sample. */
-  decay: number;
   maxIntervalMs: number;
 }
 
 export const DEFAULT_GOVERNOR: GovernorOptions = {
   stallMs: 40,
-  freeMs: 25,
-  duty: 2.5,
-  decay: 0.95,
-  maxIntervalMs: 2000,
+  windowMs: 3000,
+  duty: 5,
+  maxIntervalMs: 2500,
 };
 
 export class PushGovernor {
-  /** The estimated cost (ms) of a map frame, from recent stalls. */
-  costMs = 0;
+  /** Recent stalls: [when (ms), how long (ms)]. */
+  private stalls: [number, number][] = [];
 
   constructor(private readonly o: GovernorOptions = DEFAULT_GOVERNOR) {}
 
-  /** Minimum milliseconds between two vehicle pushes to the map. */
-  get intervalMs(): number {
-    return this.costMs < this.o.freeMs ? 0 : Math.min(this.o.maxIntervalMs, this.costMs * this.o.duty);
+  /** The estimated cost (ms) of a map frame: the longest recent stall, 0 if none. */
+  costMs(now: number): number {
+    while (this.stalls.length && this.stalls[0]![0] < now - this.o.windowMs) this.stalls.shift();
+    let max = 0;
+    for (const [, ms] of this.stalls) max = Math.max(max, ms);
+    return max;
   }
 
-  /** One lag sample: how many ms later than scheduled a timer fired. */
-  observeLag(lagMs: number): void {
-    if (lagMs >= this.o.stallMs) this.costMs = Math.max(lagMs, (this.costMs + lagMs) / 2);
-    else this.costMs *= this.o.decay;
+  /** Minimum milliseconds between two vehicle pushes at `now`. */
+  intervalMs(now: number): number {
+    return Math.min(this.o.maxIntervalMs, this.costMs(now) * this.o.duty);
+  }
+
+  /** One lag sample at `now`: how many ms later than scheduled a timer fired. */
+  observeLag(now: number, lagMs: number): void {
+    if (lagMs >= this.o.stallMs) this.stalls.push([now, lagMs]);
   }
 
   /** Whether a push at `now` is allowed after the last one at `last`. */
   mayPush(now: number, last: number): boolean {
-    return now - last >= this.intervalMs;
+    return now - last >= this.intervalMs(now);
   }
 }
