@@ -130,6 +130,9 @@ describe('vehicle_updated batches', () => {
     const v = f.vehicles.get('scene_000_track_1')!;
     expect(v.trail).toHaveLength(2);
     expect(v.state).toBe('UNDER_INTERVENTION');
+    expect(f.statesVersion).toBe(1); // only the state change counts
+    f.applyVehicles([vehicle({ x: 3, y: 1, frame_index: 3, state: 'UNDER_INTERVENTION' })]);
+    expect(f.statesVersion).toBe(1);
   });
 
   it('a jump, a new scene or an earlier frame starts a new trail', () => {

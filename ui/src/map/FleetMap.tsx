@@ -56,7 +56,7 @@ export function FleetMap() {
 
     let loaded = false;
     let raf = 0;
-    let pushed = { vehicles: -1, alerts: -1, selected: null as string | null };
+    let pushed = { vehicles: -1, alerts: -1, states: -1, selected: null as string | null };
     let gridMatrix = fleet.matrix;
     let vehiclesAt = 0;
     let trailsAt = 0;
@@ -77,8 +77,9 @@ export function FleetMap() {
       if (!loaded) return;
       const s = useUi.getState();
       const src = (id: string) => map.getSource(id) as GeoJSONSource | undefined;
-      // A new selection shows at once; moves and alert rings wait for the governor.
-      const urgent = pushed.selected !== s.selectedVehicleId;
+      // A new selection or a vehicle's new state shows at once; moves and
+      // alert rings wait for the governor.
+      const urgent = pushed.selected !== s.selectedVehicleId || pushed.states !== fleet.statesVersion;
       const moved = pushed.vehicles !== fleet.vehiclesVersion || pushed.alerts !== fleet.alertsVersion;
       if (urgent || (moved && governor.mayPush(now, vehiclesAt))) {
         vehiclesAt = now;
@@ -86,7 +87,12 @@ export function FleetMap() {
         src('fo-vehicles')?.setData(fc);
         probe.setVehicles(fc);
         probe.countPush();
-        pushed = { vehicles: fleet.vehiclesVersion, alerts: fleet.alertsVersion, selected: s.selectedVehicleId };
+        pushed = {
+          vehicles: fleet.vehiclesVersion,
+          alerts: fleet.alertsVersion,
+          states: fleet.statesVersion,
+          selected: s.selectedVehicleId,
+        };
         if (!fitted && fc.features.length > 0) {
           fitted = true;
           fitToFleet(map);

@@ -55,6 +55,8 @@ export class FleetState {
   stats: Stats | null = null;
   alertsVersion = 0;
   vehiclesVersion = 0;
+  /** Bumped only when some vehicle's state changes (the map shows those at once). */
+  statesVersion = 0;
   actionsVersion = 0;
   statsVersion = 0;
   private opts: FleetOptions;
@@ -180,6 +182,7 @@ export class FleetState {
           trail.push(lngLat);
         }
       }
+      if (cur && v.state !== undefined && cur.state !== v.state) this.statesVersion++;
       this.vehicles.set(v.vehicle_id, { ...cur, ...v, x, y, lngLat, trail });
     }
     if (batch.length > 0) this.vehiclesVersion++;
