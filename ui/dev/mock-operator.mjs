@@ -10,7 +10,11 @@
  * flow, never a substitute for the real operator in tests.
  *
  *   node dev/mock-operator.mjs [--port 8080] [--vehicles 1000] [--token dev-token]
- *                              [--pullover-delay 5] [--alert-every 8]
+ *                              [--pullover-delay 5] [--alert-every 8] [--flood N]
+ *
+ * --flood N adds N alerts a second on vehicles known only from alerts, in
+ * batches of up to 1,000 per alert_created, as when the operator catches
+ * up on a backlog of the anomalies topic.
  */
 import { createServer } from 'node:http';
 import { readFile } from 'node:fs/promises';
@@ -27,6 +31,7 @@ const VEHICLES = Number(args.vehicles ?? 200);
 const TOKENS = new Map([[args.token ?? process.env.FO_TOKEN ?? 'dev-token', { id: 1, name: 'dev' }]]);
 const PULLOVER_MS = Number(args['pullover-delay'] ?? 5) * 1000;
 const ALERT_EVERY_S = Number(args['alert-every'] ?? 8);
+const FLOOD = Number(args.flood ?? 0);
 const DIST = fileURLToPath(new URL('../dist/', import.meta.url));
 
 const now = () => new Date().toISOString();
@@ -176,6 +181,25 @@ setInterval(() => {
   broadcast({ type: 'stats', events_per_s: eventsWindow, latency_p99_ms: 12 + Math.random() * 6, open_alerts: open, vehicles: vehicles.size });
   eventsWindow = 0;
 }, 1000);
+
+if (FLOOD > 0)
+  setInterval(() => {
+    const batch = [];
+    for (let i = 0; i < FLOOD / 10; i++) {
+      const t = now();
+      const a = {
+        alert_id: randomUUID(), anomaly_id: randomUUID(), event_id: randomUUID(),
+        vehicle_id: `flood_${i % 50}`, alert_status: 'OPEN', severity: ['INFO', 'WARNING', 'CRITICAL'][i % 3],
+        anomaly_type: 'sudden_deceleration', triggered_rule: 'hard_braking', assigned_operator_id: null, assigned_operator: null,
+        event_time: t, created_at: t, updated_at: t, acknowledged_at: null, resolved_at: null, pullover_due_at: null,
+        features: {}, thresholds: {}, evidence: { frame_indices: [], velocity_history: [], acceleration_history: [] },
+      };
+      alerts.set(a.alert_id, a);
+      batch.push(publicAlert(a));
+      if (alerts.size > 50_000) alerts.delete(alerts.keys().next().value);
+    }
+    for (let i = 0; i < batch.length; i += 1000) broadcast({ type: 'alert_created', alerts: batch.slice(i, i + 1000) });
+  }, 100);
 
 // ---- REST ----------------------------------------------------------------
 function send(res, status, body) {

@@ -279,13 +279,8 @@ async function main() {
       .then(() => true)
       .catch(() => false);
     if (!shown) {
-      const count = await page.locator('[data-testid="alert-count"]').innerText();
-      if (count.includes('of')) {
-        // More open alerts than rows shown (e.g. a backlog of older ones):
-        // narrow the list to the vehicle, as an operator would.
-        await page.fill('[data-testid="filter-vehicle"]', target.vehicle_id);
-        how = `, list narrowed to the vehicle (it showed ${count})`;
-      }
+      const count = await narrowIfCrowded(target.vehicle_id);
+      if (count) how = `, list narrowed to the vehicle (it showed ${count})`;
     }
     // The row must be in the list within the deadline; on software WebGL
     // the page may paint it a little later (frames wait for the GPU
@@ -303,6 +298,11 @@ async function main() {
   const row = () => page.locator(`[data-testid="alert-row"][data-alert-id="${target.alert_id}"]`);
 
   await step('Acknowledge changes the alert in the list and in PostgreSQL', async () => {
+    // Newer alerts may have pushed the row out of the rows shown since.
+    if (!(await row().count())) await narrowIfCrowded(target.vehicle_id);
+    // Pointer over the list first: it holds its order there, so the row
+    // stays put while other alerts keep arriving.
+    await page.hover('[data-testid="alert-rows"]');
     await row().click();
     await page.waitForSelector(`[data-testid="incident-panel"][data-alert-id="${target.alert_id}"]`, { timeout: 5000 });
     const ack = page.locator('[data-testid="action-acknowledge"]');
@@ -362,6 +362,18 @@ async function main() {
     if (foreign.length) throw new Error(`requests outside ${origin}: ${[...new Set(foreign)].slice(0, 5).join(', ')}`);
     return `console errors: ${consoleErrors.length}`;
   });
+}
+
+/**
+ * When the list shows fewer rows than match ("500 of 9,000": a backlog or
+ * a flood of other alerts), narrows it to one vehicle, as an operator
+ * would; returns the count it showed, or null when it was not crowded.
+ */
+async function narrowIfCrowded(vehicleId) {
+  const count = await page.locator('[data-testid="alert-count"]').innerText();
+  if (!count.includes('of')) return null;
+  await page.fill('[data-testid="filter-vehicle"]', vehicleId);
+  return count;
 }
 
 async function redPixelsAround(vehicleId) {

@@ -67,21 +67,34 @@ describe('alerts by id', () => {
 });
 
 describe('alert memory bound', () => {
-  it('evicts the oldest closed alerts first, then the oldest open ones', () => {
+  const at = (i: number) => `2026-11-23T12:00:${String(i).padStart(2, '0')}.000Z`;
+
+  it('evicts closed alerts first, then open INFO, WARNING, CRITICAL, oldest first', () => {
     const f = new FleetState({ maxAlerts: 10 });
-    const at = (i: number) => `2026-11-23T12:00:${String(i).padStart(2, '0')}.000Z`;
-    for (let i = 0; i < 6; i++) f.applyAlert(alert({ alert_id: `closed${i}`, alert_status: 'RESOLVED', created_at: at(i), updated_at: at(i) }));
-    for (let i = 0; i < 5; i++) f.applyAlert(alert({ alert_id: `open${i}`, created_at: at(10 + i), updated_at: at(10 + i) }));
+    for (let i = 0; i < 3; i++) f.applyAlert(alert({ alert_id: `closed${i}`, alert_status: 'RESOLVED', created_at: at(i), updated_at: at(i) }));
+    for (let i = 0; i < 3; i++) f.applyAlert(alert({ alert_id: `crit${i}`, severity: 'CRITICAL', created_at: at(10 + i), updated_at: at(10 + i) }));
+    for (let i = 0; i < 3; i++) f.applyAlert(alert({ alert_id: `info${i}`, severity: 'INFO', created_at: at(20 + i), updated_at: at(20 + i) }));
+    f.applyAlert(alert({ alert_id: 'warn0', severity: 'WARNING', created_at: at(30), updated_at: at(30) }));
+    f.applyAlert(alert({ alert_id: 'warn1', severity: 'WARNING', created_at: at(31), updated_at: at(31) }));
     // 11 > 10: down to 9, the two oldest closed ones go
     expect(f.alerts.size).toBe(9);
-    expect(f.alerts.has('closed0')).toBe(false);
-    expect(f.alerts.has('closed1')).toBe(false);
-    expect(f.alerts.has('open0')).toBe(true);
-    for (let i = 5; i < 12; i++) f.applyAlert(alert({ alert_id: `open${i}`, created_at: at(10 + i), updated_at: at(10 + i) }));
+    expect([...f.alerts.keys()].filter((k) => k.startsWith('closed'))).toEqual(['closed2']);
+    for (let i = 2; i < 6; i++) f.applyAlert(alert({ alert_id: `warn${i}`, severity: 'WARNING', created_at: at(30 + i), updated_at: at(30 + i) }));
+    // closed2, then INFO (oldest first) made room; CRITICAL untouched
     expect(f.alerts.size).toBeLessThanOrEqual(10);
-    expect([...f.alerts.keys()].filter((k) => k.startsWith('closed'))).toEqual([]);
-    expect(f.alerts.has('open11')).toBe(true);
-    expect(f.alerts.has('open0')).toBe(false);
+    expect(f.alerts.has('closed2')).toBe(false);
+    expect(f.alerts.has('info0')).toBe(false);
+    expect(['crit0', 'crit1', 'crit2', 'warn5'].every((k) => f.alerts.has(k))).toBe(true);
+  });
+
+  it('never evicts a pinned alert', () => {
+    const f = new FleetState({ maxAlerts: 10 });
+    f.applyAlert(alert({ alert_id: 'mine', severity: 'INFO', created_at: at(0), updated_at: at(0) }));
+    f.setPinned(['mine']);
+    for (let i = 1; i < 40; i++) f.applyAlert(alert({ alert_id: `x${i}`, severity: 'CRITICAL', created_at: at(i), updated_at: at(i) }));
+    expect(f.alerts.size).toBeLessThanOrEqual(10);
+    expect(f.alerts.has('mine')).toBe(true);
+    expect(f.alerts.has('x39')).toBe(true);
   });
 });
 

@@ -1,6 +1,13 @@
-/* The alert list: status and severity filters, most severe then newest first, live. */
+/*
+ * The alert list: status, severity and vehicle filters, most severe then
+ * newest first, live. While the pointer is over the rows their order is
+ * held (statuses still update), so that a row does not move away under
+ * the cursor when alerts pour in; new ones are counted and slot in when
+ * the pointer leaves.
+ */
+import { useRef, useState } from 'react';
 import { ALERT_STATUSES, SEVERITIES, type Alert } from '../api/types';
-import { visibleAlerts } from '../lib/alerts';
+import { visibleAlerts, type VisibleAlerts } from '../lib/alerts';
 import { fleet, selectAlert, useUi } from '../state/store';
 import { useThrottled } from '../state/useThrottled';
 
@@ -11,7 +18,23 @@ function toggle<T>(list: readonly T[], v: T): T[] {
 export function AlertList() {
   const filter = useUi((s) => s.filter);
   const selected = useUi((s) => s.selectedAlertId);
-  const { rows: alerts, total } = useThrottled(() => visibleAlerts(fleet.alerts.values(), filter), 250, [filter]);
+  const held = useRef<Alert[] | null>(null);
+  const [holding, setHolding] = useState(false);
+  const { rows: alerts, total } = useThrottled(
+    (): VisibleAlerts => {
+      const live = visibleAlerts(fleet.alerts.values(), filter);
+      if (!held.current) return live;
+      // The held rows, as the store has them now (or as they were, if evicted).
+      const rows = held.current.map((a) => fleet.alerts.get(a.alert_id) ?? a);
+      return { rows, total: live.total };
+    },
+    250,
+    [filter, holding],
+  );
+  const hold = (on: boolean) => {
+    held.current = on ? alerts : null;
+    setHolding(on);
+  };
   const setFilter = (f: typeof filter) => useUi.setState({ filter: f });
 
   return (
@@ -56,7 +79,12 @@ export function AlertList() {
         onChange={(e) => setFilter({ ...filter, vehicle: e.target.value })}
         data-testid="filter-vehicle"
       />
-      <ul className="rows">
+      {holding && total > alerts.length && (
+        <p className="muted small held" data-testid="alert-list-held">
+          order held under the pointer; {Math.max(0, total - alerts.length).toLocaleString()} more waiting
+        </p>
+      )}
+      <ul className="rows" data-testid="alert-rows" onMouseEnter={() => hold(true)} onMouseLeave={() => hold(false)}>
         {alerts.map((a) => (
           <AlertRow key={a.alert_id} a={a} selected={a.alert_id === selected} />
         ))}

@@ -11,6 +11,7 @@
  */
 import type { Action, Alert, ServerMessage, Stats, Vehicle } from '../api/types';
 import { isActive } from '../lib/lifecycle';
+import { SEVERITY_RANK } from '../lib/alerts';
 import { DEFAULT_WORLD_TO_ECEF, type Matrix4, worldToLngLat } from '../lib/geo';
 
 export type LngLat = [number, number];
@@ -24,9 +25,10 @@ export interface VehicleRecord extends Vehicle {
 
 export interface FleetOptions {
   /**
-   * Alerts held at most; past it the oldest closed ones go first, then the
-   * oldest open ones (the server's snapshot itself carries at most the
-   * newest 5,000 open alerts). Bounds memory and the list's sort.
+   * Alerts held at most; past it closed ones go first, then open INFO,
+   * WARNING, CRITICAL, oldest first within each; pinned ones (the
+   * selection) stay. The server's snapshot itself carries at most the
+   * newest 5,000 open alerts. Bounds memory and the list's sort.
    */
   maxAlerts: number;
   trailLength: number;
@@ -61,6 +63,7 @@ export class FleetState {
   statsVersion = 0;
   private opts: FleetOptions;
   private openByVehicle: Map<string, number> | null = null;
+  private pinned = new Set<string>();
 
   constructor(opts: Partial<FleetOptions> = {}) {
     this.opts = { ...DEFAULT_FLEET_OPTIONS, ...opts };
@@ -188,6 +191,11 @@ export class FleetState {
     if (batch.length > 0) this.vehiclesVersion++;
   }
 
+  /** Alerts that the memory bound must not evict (the selected one). */
+  setPinned(ids: Iterable<string>): void {
+    this.pinned = new Set(ids);
+  }
+
   /** Count of OPEN and ACKNOWLEDGED alerts per vehicle, from the alerts held. */
   openAlertsByVehicle(): Map<string, number> {
     if (!this.openByVehicle) {
@@ -205,16 +213,19 @@ export class FleetState {
     if (this.alerts.size > this.opts.maxAlerts) this.evictAlerts();
   }
 
-  /** Down to 90% of maxAlerts: oldest closed first, then oldest open. */
+  /** Down to 90% of maxAlerts, least important first (see maxAlerts). */
   private evictAlerts(): void {
     const keep = Math.floor(this.opts.maxAlerts * 0.9);
-    const byAge = [...this.alerts.values()].sort(
-      (a, b) =>
-        Number(isActive(a.alert_status)) - Number(isActive(b.alert_status)) ||
-        timeOf(a.created_at) - timeOf(b.created_at),
-    );
-    for (let i = 0; i < byAge.length - keep; i++) {
-      const a = byAge[i]!;
+    const order = [...this.alerts.values()]
+      .filter((a) => !this.pinned.has(a.alert_id))
+      .sort(
+        (a, b) =>
+          Number(isActive(a.alert_status)) - Number(isActive(b.alert_status)) ||
+          SEVERITY_RANK[b.severity] - SEVERITY_RANK[a.severity] ||
+          timeOf(a.created_at) - timeOf(b.created_at),
+      );
+    for (let i = 0; i < order.length && this.alerts.size > keep; i++) {
+      const a = order[i]!;
       this.alerts.delete(a.alert_id);
       this.actions.delete(a.alert_id);
     }

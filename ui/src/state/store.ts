@@ -74,6 +74,7 @@ export function signOut(message: string): void {
 }
 
 export function selectAlert(alertId: string | null, vehicleId: string | null): void {
+  fleet.setPinned(alertId ? [alertId] : []);
   useUi.setState({ selectedAlertId: alertId, selectedVehicleId: vehicleId ?? useUi.getState().selectedVehicleId, actionError: '' });
   if (vehicleId) flyToVehicle(vehicleId);
 }
