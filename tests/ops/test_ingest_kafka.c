@@ -1,12 +1,13 @@
 /*
- * Integration: fleetops-operator from the anomalies topic into PostgreSQL,
- * against the real broker and a throwaway database.
+ * Integration: fleetops-operator from an anomalies topic of this run (and
+ * its .dlq) into PostgreSQL, against the real broker and a throwaway
+ * database.
  *
  *  1. anomalies produced to the topic become alerts rows, once each, and a
- *     message that is not an AnomalyEvent goes to anomalies.dlq without
+ *     message that is not an AnomalyEvent goes to the .dlq without
  *     stopping anything: the group's offsets reach the end of the topic;
  *  2. the same anomalies produced again change nothing;
- *  3. the database refuses connections while a burst arrives (its backend
+ *  3. the database refuses connections for 10 s while a burst arrives (its backend
  *     terminated, ALLOW_CONNECTIONS off): nothing is committed past the
  *     burst meanwhile, and once the database is back every alert is there
  *     exactly once;
@@ -14,8 +15,8 @@
  *     through a burst and a restart lose and double nothing;
  *  5. its HTTP API: GET /alerts returns the rows with their filters,
  *     bad filters are 400, GET /health says when PostgreSQL is away.
- * The group starts at the topic's end and vehicle ids carry this run's
- * pid, so the topic's history does not matter. Needs KAFKA_BROKERS and
+ * The topics are created at the start and deleted at the end, so nothing
+ * of this test reaches the shared `anomalies` topic. Needs KAFKA_BROKERS and
  * PG_DSN (./tools/fleetops test); exits 77 without them.
  */
 #include "pg_fixture.h"
@@ -25,10 +26,10 @@
 #include <signal.h>
 #include <time.h>
 
-#define TOPIC "anomalies"
 #define PARTS 6
 
 static const char *brokers;
+static char topic[64]; /* this run's anomalies topic (and topic.dlq) */
 static char group[64], vprefix[64], logpath[128];
 static PGconn *pg;
 
@@ -59,14 +60,21 @@ static rd_kafka_t *client(rd_kafka_type_t type, const char *grp)
 	return rk;
 }
 
+/* The partitions' end offsets; retried for a while, since a topic just
+ * created may not have its leaders yet. */
 static int ends(int64_t *end)
 {
 	rd_kafka_t *rk = client(RD_KAFKA_CONSUMER, "fo-test-probe");
-	int rc = 0;
-	for (int p = 0; p < PARTS && rc == 0; p++) {
-		int64_t lo;
-		if (rd_kafka_query_watermark_offsets(rk, TOPIC, p, &lo, &end[p], 10000))
-			rc = -1;
+	int rc = -1;
+	for (int attempt = 0; attempt < 40 && rc < 0; attempt++) {
+		rc = 0;
+		for (int p = 0; p < PARTS && rc == 0; p++) {
+			int64_t lo;
+			if (rd_kafka_query_watermark_offsets(rk, topic, p, &lo, &end[p], 10000))
+				rc = -1;
+		}
+		if (rc < 0)
+			nap_ms(250);
 	}
 	rd_kafka_destroy(rk);
 	return rc;
@@ -78,7 +86,7 @@ static int committed(int64_t *off)
 	rd_kafka_t *rk = client(RD_KAFKA_CONSUMER, group);
 	rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(PARTS);
 	for (int p = 0; p < PARTS; p++)
-		rd_kafka_topic_partition_list_add(l, TOPIC, p);
+		rd_kafka_topic_partition_list_add(l, topic, p);
 	int rc = rd_kafka_committed(rk, l, 10000) ? -1 : 0;
 	for (int p = 0; p < PARTS; p++)
 		off[p] = l->elems[p].offset;
@@ -94,7 +102,7 @@ static void start_group_at_end(void)
 	rd_kafka_t *rk = client(RD_KAFKA_CONSUMER, group);
 	rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(PARTS);
 	for (int p = 0; p < PARTS; p++)
-		rd_kafka_topic_partition_list_add(l, TOPIC, p)->offset = end[p];
+		rd_kafka_topic_partition_list_add(l, topic, p)->offset = end[p];
 	FO_CHECK(rd_kafka_commit(rk, l, 0) == 0);
 	rd_kafka_topic_partition_list_destroy(l);
 	rd_kafka_destroy(rk);
@@ -120,7 +128,7 @@ static void produce(int from, int to, int bad)
 		    "\"thresholds\":{\"decel_mps2\":4.0},\"evidence\":{\"frame_indices\":[%d],"
 		    "\"velocity_history\":[9.5],\"acceleration_history\":[-5.5]}}",
 		    (unsigned)getpid(), i, (unsigned)getpid(), i, vid, sev[i % 3], i);
-		while (rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(TOPIC),
+		while (rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(topic),
 		                         RD_KAFKA_V_KEY(vid, strlen(vid)),
 		                         RD_KAFKA_V_VALUE(msg, strlen(msg)),
 		                         RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
@@ -129,7 +137,7 @@ static void produce(int from, int to, int bad)
 	}
 	if (bad) {
 		const char *junk = "{\"anomaly_id\": \"not json";
-		rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(TOPIC),
+		rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(topic),
 		                  RD_KAFKA_V_KEY(vprefix, strlen(vprefix)),
 		                  RD_KAFKA_V_VALUE((void *)junk, strlen(junk)),
 		                  RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
@@ -147,8 +155,9 @@ static pid_t start_operator(const char *batch)
 		FILE *f = freopen(logpath, "a", stderr);
 		(void)f;
 		execl(exe, "fleetops-operator", "--brokers", brokers, "--pg-dsn", fo_pg_dsn,
-		      "--group", group, "--listen", "127.0.0.1:0", "--batch", batch, "--progress",
-		      "1", "-X", "session.timeout.ms=6000", NULL);
+		      "--group", group, "--topic", topic, "--no-telemetry", "--listen",
+		      "127.0.0.1:0", "--batch", batch, "--progress", "1", "-X",
+		      "session.timeout.ms=6000", NULL);
 		_exit(127);
 	}
 	return pid;
@@ -253,6 +262,9 @@ int main(void)
 	fo_pg_create();
 	pg = fo_pg_connect();
 	snprintf(group, sizeof(group), "fo-test-operator-%d", (int)getpid());
+	snprintf(topic, sizeof(topic), "fo_test_ingest_%d", (int)getpid());
+	FO_CHECK(fo_test_sh("%s/bin/fleetops-topics --brokers %s create %s:%d %s.dlq:1",
+	                    getenv("FO_BINARY_DIR"), brokers, topic, PARTS, topic) == 0);
 	snprintf(vprefix, sizeof(vprefix), "optest%d", (int)getpid());
 	snprintf(logpath, sizeof(logpath), "/tmp/fo_test_ingest_%d.log", (int)getpid());
 	start_group_at_end();
@@ -344,7 +356,7 @@ int main(void)
 	int64_t before[PARTS], during[PARTS];
 	FO_CHECK(committed(before) == 0);
 	produce(300, 800, 0);
-	nap_ms(3000);
+	nap_ms(10000); /* PostgreSQL away for 10 s */
 	FO_CHECK(committed(during) == 0);
 	long long moved = 0;
 	for (int p = 0; p < PARTS; p++)
@@ -388,6 +400,8 @@ int main(void)
 
 	PQfinish(pg);
 	fo_pg_drop();
+	fo_test_sh("%s/bin/fleetops-topics --brokers %s delete %s %s.dlq", getenv("FO_BINARY_DIR"),
+	           brokers, topic, topic);
 	int rc = fo_test_done("test_ingest_kafka");
 	if (rc == 0 && !getenv("FO_TEST_KEEP_LOGS"))
 		unlink(logpath);
