@@ -149,13 +149,14 @@ def story(api, args, since):
         time.sleep(0.2)
 
     def decel(sev):
-        return lambda a: (a["anomaly_type"] == "sudden_deceleration" and a["severity"] == sev
-                          and in_scenes(a["vehicle_id"], prefixes))
+        # real data (--any-kind): the first alert of that severity, whatever its kind
+        return lambda a: ((args.any_kind or a["anomaly_type"] == "sudden_deceleration")
+                          and a["severity"] == sev and in_scenes(a["vehicle_id"], prefixes))
 
     steps = {}
     warn = wait_alert(api, since, decel("WARNING"), rid)
     if warn:
-        say(f"WARNING: sudden deceleration of {warn['vehicle_id']} "
+        say(f"WARNING: {warn['anomaly_type'].replace('_', ' ')} of {warn['vehicle_id']} "
             f"(rule {warn['triggered_rule']}, alert {warn['alert_id']})")
         api.call("POST", f"/alerts/{warn['alert_id']}/acknowledge",
                  {"note": "watching: hard braking among slowing traffic"})
@@ -164,6 +165,7 @@ def story(api, args, since):
     else:
         say("no WARNING sudden deceleration in these scenes: step skipped")
     inst = wait_alert(api, since, lambda a: a["anomaly_type"] == "perception_instability"
+                      and a["alert_id"] != steps.get("acknowledged")
                       and in_scenes(a["vehicle_id"], prefixes), rid)
     if inst:
         say(f"{inst['severity']}: perception instability on {inst['vehicle_id']} "
@@ -176,7 +178,8 @@ def story(api, args, since):
         say("no perception instability in these scenes: step skipped")
     crit = wait_alert(api, since, decel("CRITICAL"), rid)
     if crit:
-        say(f"CRITICAL: {crit['vehicle_id']} brakes to a stop (alert {crit['alert_id']})")
+        say(f"CRITICAL: {crit['anomaly_type'].replace('_', ' ')} of {crit['vehicle_id']} "
+            f"(alert {crit['alert_id']})")
         api.call("POST", f"/alerts/{crit['alert_id']}/actions",
                  {"action_type": "PULL_OVER_SIMULATED", "note": "pull over and hold"})
         say(f"operator pulls {crit['vehicle_id']} over (simulated): UNDER_INTERVENTION")
@@ -266,6 +269,8 @@ def main():
     ap.add_argument("--rest-scenes", default="0,2-3")
     ap.add_argument("--speed", type=float, default=5)
     ap.add_argument("--rest-speed", type=float, default=20)
+    ap.add_argument("--any-kind", action="store_true",
+                    help="act on the first WARNING and CRITICAL alerts of any kind (real data)")
     args = ap.parse_args()
     api = Api(args.url, args.token)
     since = iso_now()
