@@ -163,7 +163,7 @@ def story(api, args, since):
         say(f"operator acknowledges {warn['alert_id']}")
         steps["acknowledged"] = warn["alert_id"]
     else:
-        say("no WARNING sudden deceleration in these scenes: step skipped")
+        say("no WARNING " + ("alert" if args.any_kind else "sudden deceleration") + " in these scenes: step skipped")
     inst = wait_alert(api, since, lambda a: a["anomaly_type"] == "perception_instability"
                       and a["alert_id"] != steps.get("acknowledged")
                       and in_scenes(a["vehicle_id"], prefixes), rid)
@@ -196,7 +196,7 @@ def story(api, args, since):
         else:
             say("the pull-over did not complete within 60 s")
     else:
-        say("no CRITICAL sudden deceleration in these scenes: step skipped")
+        say("no CRITICAL " + ("alert" if args.any_kind else "sudden deceleration") + " in these scenes: step skipped")
     st = wait_replay(api, rid)
     say(f"replay {rid} {st['status']}: {st['events']} events, {st['anomalies']} anomalies")
     if st["status"] != "finished":
