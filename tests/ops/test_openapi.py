@@ -31,14 +31,11 @@ date-time, $ref into the document) checks:
 
 Exit 0 pass, 1 fail, 77 skip (no broker, database or tools).
 """
-import base64
 import datetime
 import json
 import os
 import re
 import shutil
-import socket
-import struct
 import subprocess
 import sys
 import tempfile
@@ -49,6 +46,9 @@ import urllib.parse
 import urllib.request
 
 import yaml
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from operator_fixture import Ws, free_port, produce, psql  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SRC = os.environ.get("FO_SOURCE_DIR") or os.path.normpath(os.path.join(HERE, "..", ".."))
@@ -485,83 +485,6 @@ def self_test():
 
 # ---------------------------------------------------------- integration ---
 
-def psql(dsn, sql):
-    r = subprocess.run(["psql", "-X", "-q", "-t", "-A", "-d", dsn, "-c", sql],
-                       capture_output=True, text=True)
-    if r.returncode:
-        raise RuntimeError(f"psql: {sql}: {r.stderr.strip()}")
-    return r.stdout.strip()
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
-
-
-class Ws:
-    """A minimal RFC 6455 client: text messages and the close frame."""
-
-    def __init__(self, port, path):
-        self.s = socket.create_connection(("127.0.0.1", port), timeout=10)
-        key = base64.b64encode(os.urandom(16)).decode()
-        self.s.sendall((f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
-                        "Upgrade: websocket\r\nConnection: Upgrade\r\n"
-                        f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n")
-                       .encode())
-        self.buf = b""
-        while b"\r\n\r\n" not in self.buf:
-            chunk = self.s.recv(4096)
-            if not chunk:
-                raise RuntimeError("WebSocket handshake: connection closed")
-            self.buf += chunk
-        head, self.buf = self.buf.split(b"\r\n\r\n", 1)
-        if b" 101 " not in head.split(b"\r\n")[0]:
-            raise RuntimeError(f"WebSocket handshake refused: {head[:80]!r}")
-        self.close_code = None
-        self.close_reason = ""
-
-    def _read(self, n, deadline):
-        while len(self.buf) < n:
-            self.s.settimeout(max(0.01, deadline - time.time()))
-            chunk = self.s.recv(65536)
-            if not chunk:
-                raise EOFError
-            self.buf += chunk
-        out, self.buf = self.buf[:n], self.buf[n:]
-        return out
-
-    def recv(self, timeout=5):
-        """The next text message (raw bytes), or None on timeout or close."""
-        deadline = time.time() + timeout
-        msg = b""
-        try:
-            while True:
-                b0, b1 = self._read(2, deadline)
-                n = b1 & 0x7F
-                if n == 126:
-                    n = struct.unpack(">H", self._read(2, deadline))[0]
-                elif n == 127:
-                    n = struct.unpack(">Q", self._read(8, deadline))[0]
-                payload = self._read(n, deadline)
-                op = b0 & 0x0F
-                if op == 8:
-                    self.close_code = struct.unpack(">H", payload[:2])[0] if n >= 2 else 1005
-                    self.close_reason = payload[2:].decode(errors="replace")
-                    return None
-                if op in (0, 1):
-                    msg += payload
-                    if b0 & 0x80:
-                        return msg
-        except (socket.timeout, EOFError, OSError):
-            return None
-
-    def close(self):
-        self.s.close()
-
-
 class WsCollector(threading.Thread):
     """Reads every message of one WebSocket into a list."""
 
@@ -572,7 +495,7 @@ class WsCollector(threading.Thread):
 
     def run(self):
         while not self.stop and self.ws.close_code is None:
-            m = self.ws.recv(0.5)
+            m = self.ws.recv_bytes(0.5)
             if m is not None:
                 with self.lock:
                     self.msgs.append(m)
@@ -708,13 +631,6 @@ def delete_topics(names):
                    capture_output=True)
 
 
-def produce(topic, lines):
-    """Produces ndjson lines keyed by vehicle_id."""
-    data = "".join(f"{json.loads(l)['vehicle_id']}\t{l}\n" for l in lines)
-    subprocess.run(["kcat", "-P", "-b", BROKERS, "-t", topic, "-K", "\t"], input=data,
-                   text=True, check=True, capture_output=True)
-
-
 def wait_for(pred, timeout, step=0.1):
     deadline = time.time() + timeout
     while time.time() < deadline:
@@ -782,8 +698,8 @@ def integration():
         if not check(len(anomalies) >= 4, f"the test dataset raises anomalies "
                                           f"({len(anomalies)})"):
             return 1
-        produce(t_anom, anomalies[:2])
-        produce(t_raw, raw[:50])
+        produce(BROKERS, t_anom, anomalies[:2])
+        produce(BROKERS, t_raw, raw[:50])
         wrapper = os.path.join(tmp, "fleetopsd-ndjson")
         os.makedirs(f"{tmp}/replay_out")
         with open(wrapper, "w") as f:
@@ -825,18 +741,18 @@ def integration():
 
         # --- WebSocket: a bad token, then a client that hears everything
         bad = Ws(port, "/ws?token=nottherighttoken")
-        check(bad.recv(5) is None and bad.close_code == 4401,
+        check(bad.recv_bytes(5) is None and bad.close_code == 4401,
               f"/ws with a bad token closes 4401 ({bad.close_code})")
         bad.close()
         ws = Ws(port, f"/ws?token={tok}")
         wsc = WsCollector(ws)
         wsc.start()
         check(wait_for(lambda: wsc.types()[:1] == ["snapshot"], 10), "/ws: a snapshot first")
-        produce(t_anom, anomalies[2:])
+        produce(BROKERS, t_anom, anomalies[2:])
         check(wait_for(lambda: "alert_created" in wsc.types(), 10), "/ws: alert_created")
         check(wait_for(lambda: psql(dsn, "SELECT count(*) FROM alerts") == str(len(anomalies)),
                        10), "every anomaly is an alert")
-        produce(t_raw, raw[50:400])
+        produce(BROKERS, t_raw, raw[50:400])
 
         # --- service
         c.call("GET", "/health", expect=200)

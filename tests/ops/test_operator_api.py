@@ -21,17 +21,17 @@ database and its own topics and groups. Checks:
      /health, cursor paging.
 Exit 0 pass, 1 fail, 77 skip (no broker or database).
 """
-import base64
 import json
 import os
-import socket
-import struct
 import subprocess
 import sys
 import tempfile
 import time
 import urllib.error
 import urllib.request
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from operator_fixture import Ws, free_port, produce, psql  # noqa: E402
 
 BIN = os.path.join(os.environ.get("FO_BINARY_DIR", "build"), "bin")
 BROKERS = os.environ.get("KAFKA_BROKERS")
@@ -53,29 +53,6 @@ def check(cond, what):
         failures += 1
         print(f"FAIL: {what}", flush=True)
     return cond
-
-
-def psql(dsn, sql):
-    r = subprocess.run(["psql", "-X", "-q", "-t", "-A", "-d", dsn, "-c", sql],
-                       capture_output=True, text=True)
-    if r.returncode:
-        raise RuntimeError(f"psql: {sql}: {r.stderr.strip()}")
-    return r.stdout.strip()
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
-
-
-def produce(topic, lines):
-    """Produces ndjson lines keyed by vehicle_id."""
-    data = "".join(f"{json.loads(l)['vehicle_id']}\t{l}\n" for l in lines)
-    subprocess.run(["kcat", "-P", "-b", BROKERS, "-t", topic, "-K", "\t"], input=data,
-                   text=True, check=True)
 
 
 def consume(topic, timeout=10):
@@ -114,81 +91,6 @@ class Http:
             return code, text
 
 
-class Ws:
-    """A minimal RFC 6455 client: text messages and the close frame."""
-
-    def __init__(self, port, path):
-        self.s = socket.create_connection(("127.0.0.1", port), timeout=10)
-        key = base64.b64encode(os.urandom(16)).decode()
-        self.s.sendall((f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
-                        "Upgrade: websocket\r\nConnection: Upgrade\r\n"
-                        f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n")
-                       .encode())
-        self.buf = b""
-        while b"\r\n\r\n" not in self.buf:
-            chunk = self.s.recv(4096)
-            if not chunk:
-                raise RuntimeError("WebSocket handshake: connection closed")
-            self.buf += chunk
-        head, self.buf = self.buf.split(b"\r\n\r\n", 1)
-        if b" 101 " not in head.split(b"\r\n")[0]:
-            raise RuntimeError(f"WebSocket handshake refused: {head[:80]!r}")
-        self.close_code = None
-
-    def _read(self, n, deadline):
-        while len(self.buf) < n:
-            self.s.settimeout(max(0.01, deadline - time.time()))
-            chunk = self.s.recv(65536)
-            if not chunk:
-                raise EOFError
-            self.buf += chunk
-        out, self.buf = self.buf[:n], self.buf[n:]
-        return out
-
-    def recv(self, timeout=5):
-        """The next text message parsed, or None on timeout or close."""
-        deadline = time.time() + timeout
-        msg = b""
-        try:
-            while True:
-                b0, b1 = self._read(2, deadline)
-                n = b1 & 0x7F
-                if n == 126:
-                    n = struct.unpack(">H", self._read(2, deadline))[0]
-                elif n == 127:
-                    n = struct.unpack(">Q", self._read(8, deadline))[0]
-                payload = self._read(n, deadline)
-                op = b0 & 0x0F
-                if op == 8:
-                    self.close_code = struct.unpack(">H", payload[:2])[0] if n >= 2 else 1005
-                    self.close_reason = payload[2:].decode(errors="replace")
-                    return None
-                if op in (0, 1):
-                    msg += payload
-                    if b0 & 0x80:
-                        return json.loads(msg)
-        except (socket.timeout, EOFError, OSError):
-            return None
-
-    def until(self, pred, timeout=5):
-        """Messages until one satisfies pred; returns it (or None) and the rest seen."""
-        seen = []
-        deadline = time.time() + timeout
-        while time.time() < deadline:
-            m = self.recv(deadline - time.time())
-            if m is None:
-                if self.close_code is not None:
-                    break
-                continue
-            seen.append(m)
-            if pred(m):
-                return m, seen
-        return None, seen
-
-    def close(self):
-        self.s.close()
-
-
 def main():
     tag = f"fo_api_{os.getpid()}"
     db = f"fo_test_{tag}"
@@ -213,8 +115,8 @@ def main():
         topics[:] = [f"{t_anom}:6", f"{t_anom}.dlq:1", f"{t_raw}:6", f"{t_act}:3"]
         subprocess.run([f"{BIN}/fleetops-topics", "--brokers", BROKERS, "create", *topics],
                        check=True)
-        produce(t_anom, anomalies[:2])
-        produce(t_raw, raw[:50])
+        produce(BROKERS, t_anom, anomalies[:2])
+        produce(BROKERS, t_raw, raw[:50])
 
         token = subprocess.run([f"{BIN}/fleetops-operator", "--quiet", "--token", "alice",
                                 "--pg-dsn", dsn], capture_output=True, text=True)
@@ -269,7 +171,7 @@ def main():
         # --- 1: anomalies -> alert_created within 1 s; a repeat changes nothing
         rest = anomalies[2:]
         t0 = time.time()
-        produce(t_anom, rest)
+        produce(BROKERS, t_anom, rest)
         want = {json.loads(l)["anomaly_id"] for l in rest}
         got = set()
         while got != want and time.time() < t0 + 5:
@@ -284,7 +186,7 @@ def main():
                                    "kcat start included)")
         n_alerts = psql(dsn, "SELECT count(*) FROM alerts")
         check(n_alerts == str(len(anomalies)), f"one row per anomaly ({n_alerts})")
-        produce(t_anom, anomalies)
+        produce(BROKERS, t_anom, anomalies)
         extra, _ = ws.until(lambda m: m.get("type") == "alert_created", timeout=3)
         check(extra is None, "redelivered anomalies raise no alert_created")
         check(psql(dsn, "SELECT count(*) FROM alerts") == n_alerts, "and no rows")
@@ -422,7 +324,7 @@ def main():
               "keyed by action_id, versioned")
 
         # --- 3: live positions and the rest of the API
-        produce(t_raw, raw[50:400])
+        produce(BROKERS, t_raw, raw[50:400])
         vu, _ = ws.until(lambda m: m.get("type") == "vehicle_updated"
                          and any(v.get("x") is not None for v in m["vehicles"]), timeout=5)
         check(vu is not None, "vehicle_updated with positions")
