@@ -106,6 +106,14 @@ static void fo_api_set(fo_api_job *j, int code, char *out, size_t len)
 	j->out_len = out ? len : 0;
 }
 
+/* 200 with the text built in sb (500 if building it ran out of memory). */
+static void fo_api_set_sb(fo_api_job *j, fo_sb *sb)
+{
+	size_t n = 0;
+	char *out = fo_sb_take(sb, &n);
+	fo_api_set(j, 200, out, n);
+}
+
 static void fo_api_fail(fo_api_job *j, int code, const char *msg)
 {
 	fo_sb sb = FO_SB_INIT;
@@ -177,8 +185,7 @@ static void fo_api_alerts(fo_api *api, fo_api_job *j)
 	fo_sb_json_str(&sb, f.next_cursor[0] ? f.next_cursor : NULL);
 	fo_sb_str(&sb, "}");
 	free(arr);
-	char *out = fo_sb_take(&sb, &n);
-	fo_api_set(j, 200, out, n);
+	fo_api_set_sb(j, &sb);
 }
 
 /* Reads {"action_type":..,"note":..} from the job's body into action and
@@ -322,9 +329,7 @@ static void fo_api_vehicle(fo_api *api, fo_api_job *j)
 	fo_sb_str(&sb, "}");
 	free(live);
 	free(alerts);
-	size_t n = 0;
-	char *out = fo_sb_take(&sb, &n);
-	fo_api_set(j, 200, out, n);
+	fo_api_set_sb(j, &sb);
 }
 
 static void fo_api_history(fo_api *api, fo_api_job *j)
@@ -372,9 +377,7 @@ static void fo_api_metrics(fo_api *api, fo_api_job *j)
 	             "completed\n# TYPE fleetops_pullovers_in_progress gauge\n"
 	             "fleetops_pullovers_in_progress %lld\n",
 	             (long long)c.pullovers);
-	size_t n = 0;
-	char *out = fo_sb_take(&sb, &n);
-	fo_api_set(j, 200, out, n);
+	fo_api_set_sb(j, &sb);
 }
 
 static void fo_api_snapshot(fo_api *api, fo_api_job *j)
@@ -403,9 +406,7 @@ static void fo_api_snapshot(fo_api *api, fo_api_job *j)
 	fo_sb_printf(&sb, ",\"server_time\":\"%s\"}", now);
 	free(alerts);
 	free(vehicles);
-	size_t n = 0;
-	char *out = fo_sb_take(&sb, &n);
-	fo_api_set(j, 200, out, n);
+	fo_api_set_sb(j, &sb);
 }
 
 static void fo_api_replay(fo_api *api, fo_api_job *j)
