@@ -45,13 +45,15 @@ struct fo_api {
 
 /* ------------------------------------------------------- announcements --- */
 
-void fo_api_publish_alerts(fo_hub *hub, const char *type, const char *alerts, size_t len)
+/* {"type":TYPE,"KEY":<len bytes of json>} to the hub; nothing for NULL. */
+static void fo_api_publish(fo_hub *hub, const char *type, const char *key, const char *json,
+                           size_t len)
 {
-	if (!alerts || len <= 2) /* "[]" */
+	if (!json)
 		return;
 	fo_sb sb = FO_SB_INIT;
-	fo_sb_printf(&sb, "{\"type\":\"%s\",\"alerts\":", type);
-	fo_sb_add(&sb, alerts, len);
+	fo_sb_printf(&sb, "{\"type\":\"%s\",\"%s\":", type, key);
+	fo_sb_add(&sb, json, len);
 	fo_sb_str(&sb, "}");
 	size_t n = 0;
 	char *m = fo_sb_take(&sb, &n);
@@ -60,20 +62,10 @@ void fo_api_publish_alerts(fo_hub *hub, const char *type, const char *alerts, si
 	free(m);
 }
 
-/* {"type":TYPE,"KEY":obj} to the hub. */
-static void fo_api_publish_one(fo_hub *hub, const char *type, const char *key, const char *obj)
+void fo_api_publish_alerts(fo_hub *hub, const char *type, const char *alerts, size_t len)
 {
-	if (!obj)
-		return;
-	fo_sb sb = FO_SB_INIT;
-	fo_sb_printf(&sb, "{\"type\":\"%s\",\"%s\":", type, key);
-	fo_sb_str(&sb, obj);
-	fo_sb_str(&sb, "}");
-	size_t n = 0;
-	char *m = fo_sb_take(&sb, &n);
-	if (m)
-		fo_hub_publish(hub, m, n);
-	free(m);
+	if (alerts && len > 2) /* not "[]" */
+		fo_api_publish(hub, type, "alerts", alerts, len);
 }
 
 void fo_api_apply_vehicles(fo_fleet *fleet, const char *vehicles)
@@ -114,14 +106,19 @@ static void fo_api_set_sb(fo_api_job *j, fo_sb *sb)
 	fo_api_set(j, 200, out, n);
 }
 
-static void fo_api_fail(fo_api_job *j, int code, const char *msg)
+char *fo_api_error_json(const char *msg, size_t *len)
 {
 	fo_sb sb = FO_SB_INIT;
 	fo_sb_str(&sb, "{\"error\":");
 	fo_sb_json_str(&sb, msg);
 	fo_sb_str(&sb, "}");
+	return fo_sb_take(&sb, len);
+}
+
+static void fo_api_fail(fo_api_job *j, int code, const char *msg)
+{
 	size_t n = 0;
-	char *b = fo_sb_take(&sb, &n);
+	char *b = fo_api_error_json(msg, &n);
 	fo_api_set(j, code, b, n);
 }
 
@@ -257,8 +254,10 @@ static void fo_api_take_result(fo_api_job *j, fo_lc_result *r)
  * COMMIT. */
 static void fo_api_announce(fo_api *api, const fo_lc_result *r)
 {
-	fo_api_publish_one(api->conf.hub, "alert_updated", "alert", r->alert_json);
-	fo_api_publish_one(api->conf.hub, "action_executed", "action", r->action_json);
+	fo_api_publish(api->conf.hub, "alert_updated", "alert", r->alert_json,
+	               r->alert_json ? strlen(r->alert_json) : 0);
+	fo_api_publish(api->conf.hub, "action_executed", "action", r->action_json,
+	               r->action_json ? strlen(r->action_json) : 0);
 	fo_api_apply_vehicles(api->conf.fleet, r->vehicles_json);
 	if (api->conf.outbox && r->action_json)
 		fo_outbox_kick(api->conf.outbox);

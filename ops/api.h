@@ -103,6 +103,11 @@ int fo_api_postgres_ok(const fo_api *api);
  * Returns 0, or -1 before the first refresh. Any thread. */
 int fo_api_open_alerts(void *arg, uint64_t *info, uint64_t *warning, uint64_t *critical);
 
+/* {"error":MSG} (MSG JSON-escaped), malloc'd with its length in *len (the
+ * caller frees it); NULL when out of memory. The one error body of the
+ * API, for the API and network threads. Any thread. */
+char *fo_api_error_json(const char *msg, size_t *len);
+
 /* Announcements shared with the ingest thread, made after the COMMIT that
  * caused them. fo_api_publish_alerts publishes {"type":TYPE,"alerts":ARR}
  * for a JSON array of Alert objects (nothing for an empty one);

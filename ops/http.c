@@ -143,12 +143,8 @@ static void fo_http_json(fo_http *h, fo_http_pss *pss, int code, const char *jso
 
 static void fo_http_error(fo_http *h, fo_http_pss *pss, int code, const char *msg)
 {
-	fo_sb sb = FO_SB_INIT;
-	fo_sb_str(&sb, "{\"error\":");
-	fo_sb_json_str(&sb, msg);
-	fo_sb_str(&sb, "}");
 	size_t len = 0;
-	char *b = fo_sb_take(&sb, &len);
+	char *b = fo_api_error_json(msg, &len);
 	fo_http_answer(h, pss, code, "application/json", b, len);
 }
 
