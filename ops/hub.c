@@ -15,9 +15,9 @@
 
 struct fo_hub {
 	pthread_mutex_t mu;
-	fo_hub_msg *head, *tail; /* under mu */
-	uint64_t seq;            /* under mu; last assigned */
-	atomic_uint_fast64_t last_seq, published, lost;
+	fo_hub_msg *head, *tail;             /* under mu */
+	uint64_t seq;                        /* under mu; last assigned */
+	atomic_uint_fast64_t last_seq, lost; /* last_seq: also how many were published */
 	void (*wake)(void *arg);
 	void *wake_arg;
 };
@@ -86,7 +86,6 @@ int fo_hub_publish(fo_hub *hub, const char *json, size_t len)
 	if (hub->wake)
 		hub->wake(hub->wake_arg);
 	pthread_mutex_unlock(&hub->mu);
-	atomic_fetch_add_explicit(&hub->published, 1, memory_order_relaxed);
 	return 0;
 }
 
@@ -107,7 +106,7 @@ fo_hub_msg *fo_hub_take(fo_hub *hub)
 
 uint64_t fo_hub_published(const fo_hub *hub)
 {
-	return atomic_load_explicit(&hub->published, memory_order_relaxed);
+	return fo_hub_seq(hub); /* sequence numbers count the published messages */
 }
 
 uint64_t fo_hub_lost(const fo_hub *hub)
