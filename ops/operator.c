@@ -167,17 +167,22 @@ static int fo_db_command(const char *dsn, const char *token_name)
 
 /* The schema before any thread uses it. PostgreSQL not answering yet is
  * no reason to stop (the ingest thread waits for it and migrates then);
- * a migration that cannot apply is. Returns 0 or -1. */
+ * a migration that cannot apply is. Returns 1 applied, 0 PostgreSQL not
+ * answering, -1 a migration refused. */
 static int fo_migrate_early(const char *dsn)
 {
 	char err[1024];
+	int applied = 0;
 	fo_db *db = fo_db_new(dsn);
 	fo_db_rc rc = db ? fo_db_connect(db, err, sizeof(err)) : FO_DB_EAGAIN;
 	if (rc == FO_DB_OK)
-		rc = fo_db_migrate(db, NULL, err, sizeof(err));
+		rc = fo_db_migrate(db, &applied, err, sizeof(err));
 	fo_db_destroy(db);
+	if (rc == FO_DB_OK)
+		fo_log(FO_LOG_INFO, "migrations_done", NULL, FO_KI("applied", applied),
+		       FO_KU("schema_version", fo_migrations_count));
 	if (rc == FO_DB_OK || rc == FO_DB_EAGAIN)
-		return 0;
+		return rc == FO_DB_OK;
 	fo_log(FO_LOG_ERROR, "migrate_failed", err);
 	return -1;
 }
@@ -351,8 +356,10 @@ int main(int argc, char **argv)
 	sigaction(SIGTERM, &sa, NULL);
 
 	char err[1024], fleetopsd[PATH_MAX];
-	if (fo_migrate_early(o.ic.dsn) < 0)
+	int migrated = fo_migrate_early(o.ic.dsn);
+	if (migrated < 0)
 		return 1;
+	o.ic.migrate = !migrated; /* else the ingest thread migrates once connected */
 	fo_hub *hub = fo_hub_new(NULL, NULL);
 	fo_fleet *fleet = NULL;
 	fo_outbox *outbox = NULL;
