@@ -1,6 +1,7 @@
 """Shared pieces of the operator's Python integration tests
-(test_operator_api.py, test_openapi.py): psql, a free port, kcat
-producing, and a minimal RFC 6455 WebSocket client. Standard library only.
+(test_operator_api.py, test_openapi.py): the failure count, psql, a free
+port, kcat producing, and a minimal RFC 6455 WebSocket client. Standard
+library only.
 """
 import base64
 import json
@@ -9,6 +10,18 @@ import socket
 import struct
 import subprocess
 import time
+
+
+failures = 0
+
+
+def check(cond, what):
+    """Counts and prints a failed check; returns cond."""
+    global failures
+    if not cond:
+        failures += 1
+        print(f"FAIL: {what}", flush=True)
+    return cond
 
 
 def psql(dsn, sql):

@@ -48,24 +48,14 @@ import urllib.request
 import yaml
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from operator_fixture import Ws, free_port, produce, psql  # noqa: E402
+import operator_fixture as fx  # noqa: E402
+from operator_fixture import Ws, check, free_port, produce, psql  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SRC = os.environ.get("FO_SOURCE_DIR") or os.path.normpath(os.path.join(HERE, "..", ".."))
 SPEC_PATH = os.path.join(SRC, "docs", "openapi.yaml")
 DOC_PATH = os.path.join(SRC, "docs", "operator_api.md")
 BIN = os.path.join(os.environ.get("FO_BINARY_DIR", os.path.join(SRC, "build")), "bin")
-
-failures = 0
-
-
-def check(cond, what):
-    global failures
-    if not cond:
-        failures += 1
-        print(f"FAIL: {what}", flush=True)
-    return cond
-
 
 # ------------------------------------------------------------ validator ---
 
@@ -479,8 +469,8 @@ def self_test():
     check(not validate({"action_type": "RESOLVE", "note": "done"}, sch, spec.doc),
           "an ActionRequest validates")
     check(validate({"action_type": "FLY"}, sch, spec.doc), "an unknown action_type does not")
-    print(f"test_openapi --self-test: {'FAIL' if failures else 'ok'} ({failures} failures)")
-    return 1 if failures else 0
+    print(f"test_openapi --self-test: {'FAIL' if fx.failures else 'ok'} ({fx.failures} failures)")
+    return 1 if fx.failures else 0
 
 
 # ---------------------------------------------------------- integration ---
@@ -987,7 +977,7 @@ def integration():
                 op.wait()
                 check(False, "the operator stops within 20 s of SIGTERM")
         log.close()
-        if failures:
+        if fx.failures:
             print(open(os.path.join(tmp, "operator.log")).read()[-4000:])
             print(f"kept for a look: {tmp}")
         else:
@@ -998,8 +988,8 @@ def integration():
             print(e)
         if topics_made:
             delete_topics(topics)
-    print(f"test_openapi: {'FAIL' if failures else 'ok'} ({failures} failures)")
-    return 1 if failures else 0
+    print(f"test_openapi: {'FAIL' if fx.failures else 'ok'} ({fx.failures} failures)")
+    return 1 if fx.failures else 0
 
 
 BROKERS = None

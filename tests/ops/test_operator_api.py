@@ -31,7 +31,8 @@ import urllib.error
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from operator_fixture import Ws, free_port, produce, psql  # noqa: E402
+import operator_fixture as fx  # noqa: E402
+from operator_fixture import Ws, check, free_port, produce, psql  # noqa: E402
 
 BIN = os.path.join(os.environ.get("FO_BINARY_DIR", "build"), "bin")
 BROKERS = os.environ.get("KAFKA_BROKERS")
@@ -43,17 +44,6 @@ for tool in ("kcat", "psql"):
     if subprocess.run(["sh", "-c", f"command -v {tool}"], capture_output=True).returncode:
         print(f"SKIP: {tool} not installed")
         sys.exit(77)
-
-failures = 0
-
-
-def check(cond, what):
-    global failures
-    if not cond:
-        failures += 1
-        print(f"FAIL: {what}", flush=True)
-    return cond
-
 
 def consume(topic, timeout=10):
     r = subprocess.run(["kcat", "-C", "-b", BROKERS, "-t", topic, "-e", "-q", "-f",
@@ -350,7 +340,7 @@ def main():
                 op.kill()
                 check(False, "the operator stops within 20 s of SIGTERM")
         log.close()
-        if failures:
+        if fx.failures:
             print(open(os.path.join(tmp, "operator.log")).read()[-4000:])
         if topics:
             subprocess.run([f"{BIN}/fleetops-topics", "--brokers", BROKERS, "delete",
@@ -359,8 +349,8 @@ def main():
             psql(admin, f"DROP DATABASE IF EXISTS {db} WITH (FORCE)")
         except RuntimeError as e:
             print(e)
-    print(f"test_operator_api: {'FAIL' if failures else 'ok'} ({failures} failures)")
-    return 1 if failures else 0
+    print(f"test_operator_api: {'FAIL' if fx.failures else 'ok'} ({fx.failures} failures)")
+    return 1 if fx.failures else 0
 
 
 if __name__ == "__main__":
